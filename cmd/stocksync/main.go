@@ -1,0 +1,354 @@
+// Command stocksync is the one binary of stocksync, the offline-first
+// inventory ledger: it opens the database (embedded SQLite by default,
+// PostgreSQL with a postgres:// URL), and runs one subcommand on it.
+//
+// The program is shaped like Ben Johnson's wtfd: a Main value that parses
+// flags, runs and closes, so tests run exactly what the binary runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"stocksync/ledger"
+	"stocksync/ledger/postgres"
+	"stocksync/ledger/sqlite"
+)
+
+// DefaultDB is the database used when neither --db nor STOCKSYNC_DB is set:
+// an embedded SQLite file, so a fresh checkout works with no server.
+const DefaultDB = "./data/stocksync.db"
+
+// Exit codes of the binary.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the command failed, or check found discrepancies
+	ExitUsage   = 2 // bad command line: unknown command or flag, invalid value
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	m := NewMain()
+	code := m.Execute(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// ExitError is returned by ParseFlags and Run when the program must exit with
+// a particular code. Err, when set, is printed to stderr; it is nil when the
+// message was already printed (as the flag package does for a bad flag).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError is an ExitError with ExitUsage.
+func usageError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// Main is the program: its configuration, what it opened, and where it
+// writes. Set Stdout, Stderr and Getenv before ParseFlags to capture output
+// and control the environment in tests.
+type Main struct {
+	// Stdout receives the command's results; Stderr receives logs, usage
+	// and error messages.
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment that flags default from.
+	Getenv func(string) string
+
+	// Command is the subcommand: check, migrate or demo.
+	Command string
+	// DB is a SQLite file path or a postgres:// URL.
+	DB string
+	// LogFormat is text or json; LogLevel is debug, info, warn or error.
+	LogFormat string
+	LogLevel  string
+
+	// Tenant limits check to one tenant, by slug; empty checks them all.
+	Tenant string
+	// JSON makes check print one JSON document instead of text.
+	JSON bool
+
+	// Logger is built from LogFormat and LogLevel by ParseFlags.
+	Logger *slog.Logger
+
+	store  ledger.Store
+	ledger *ledger.Ledger
+}
+
+// NewMain returns a Main that writes to the process's stdout and stderr and
+// reads the process's environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// Execute runs the whole program on args (without the program name) the way
+// main does, and returns the exit code. It prints the error, if any, to
+// Stderr. Tests call it to run exactly what the binary runs.
+func (m *Main) Execute(ctx context.Context, args []string) int {
+	err := m.ParseFlags(ctx, args)
+	if err == nil {
+		err = m.Run(ctx)
+	}
+	if cerr := m.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close database: %w", cerr)
+	}
+	return ExitCode(m.Stderr, err)
+}
+
+// ExitCode maps an error returned by ParseFlags, Run or Close to the exit
+// code of the process, printing its message to w: nil and flag.ErrHelp are
+// ExitOK, an *ExitError carries its own code, anything else is ExitFailure.
+func ExitCode(w io.Writer, err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(w, "stocksync: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(w, "stocksync: %v\n", err)
+	return ExitFailure
+}
+
+// commands are the subcommands that exist, in the order usage lists them.
+var commands = []struct{ name, summary string }{
+	{"check", "verify that every balance equals the sum of its movements"},
+	{"migrate", "create or upgrade the database schema"},
+	{"demo", "seed a demo tenant: a catalog, two devices and a short shift"},
+}
+
+// plannedCommands are named in DESIGN.md and built by later issues; they get
+// a clearer message than an unknown word.
+var plannedCommands = []string{"serve", "tenant", "device", "simulate", "bench"}
+
+func (m *Main) usage() {
+	w := m.Stderr
+	fmt.Fprintf(w, "stocksync is an offline-first inventory ledger.\n\n")
+	fmt.Fprintf(w, "Usage:\n  stocksync <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nNot built yet: %s.\n", strings.Join(plannedCommands, ", "))
+	fmt.Fprintf(w, "\nFlags of every command:\n")
+	fmt.Fprintf(w, "  --db          SQLite file path or postgres:// URL (env STOCKSYNC_DB, default %s)\n", DefaultDB)
+	fmt.Fprintf(w, "  --log-format  text or json (env STOCKSYNC_LOG_FORMAT, default text)\n")
+	fmt.Fprintf(w, "  --log-level   debug, info, warn or error (env STOCKSYNC_LOG_LEVEL, default info)\n")
+	fmt.Fprintf(w, "\nRun 'stocksync <command> -h' for the flags of one command.\n")
+	fmt.Fprintf(w, "Exit status: 0 ok, 1 failure or discrepancies found, 2 usage error.\n")
+}
+
+// ParseFlags reads the subcommand and its flags from args (without the
+// program name), fills m from them and from STOCKSYNC_* environment
+// variables, validates the result and builds the logger. It returns
+// flag.ErrHelp when help was asked for, and an *ExitError with ExitUsage for
+// an unknown command, a bad flag or an invalid value.
+func (m *Main) ParseFlags(_ context.Context, args []string) error {
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Stderr == nil {
+		m.Stderr = io.Discard
+	}
+	if m.Getenv == nil {
+		m.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		m.usage()
+		return usageError("no command given")
+	}
+	m.Command = args[0]
+	switch m.Command {
+	case "help", "-h", "-help", "--help":
+		m.usage()
+		return flag.ErrHelp
+	case "check", "migrate", "demo":
+	default:
+		for _, p := range plannedCommands {
+			if m.Command == p {
+				return usageError("%s is not built yet; the commands today are check, migrate and demo", p)
+			}
+		}
+		m.usage()
+		if strings.HasPrefix(m.Command, "-") {
+			return usageError("the command comes first: stocksync <command> [flags]")
+		}
+		return usageError("unknown command %q", m.Command)
+	}
+
+	fs := flag.NewFlagSet("stocksync "+m.Command, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.DB, "db", m.env("STOCKSYNC_DB", DefaultDB), "SQLite file path or postgres:// URL")
+	fs.StringVar(&m.LogFormat, "log-format", m.env("STOCKSYNC_LOG_FORMAT", "text"), "log format: text or json")
+	fs.StringVar(&m.LogLevel, "log-level", m.env("STOCKSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
+	if m.Command == "check" {
+		fs.StringVar(&m.Tenant, "tenant", "", "check only the tenant with this slug (default: every tenant)")
+		fs.BoolVar(&m.JSON, "json", false, "print the result as JSON")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: stocksync %s [flags]\n\nFlags:\n", m.Command)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		// The flag package has printed the problem and the usage.
+		return &ExitError{Code: ExitUsage}
+	}
+	if fs.NArg() > 0 {
+		return usageError("%s takes no arguments, got %q", m.Command, fs.Args())
+	}
+	if err := m.Validate(); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	m.Logger = m.newLogger()
+	return nil
+}
+
+// env returns the environment variable key, or def when it is unset or empty.
+func (m *Main) env(key, def string) string {
+	if v := m.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// Validate checks the whole configuration at once and reports every problem.
+func (m *Main) Validate() error {
+	var errs []error
+	if _, err := parseDB(m.DB); err != nil {
+		errs = append(errs, err)
+	}
+	if m.LogFormat != "text" && m.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, got %q", m.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(m.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", m.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) newLogger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(m.LogLevel)) // validated
+	opts := &slog.HandlerOptions{Level: lvl}
+	if m.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, opts))
+}
+
+// Run opens the database and runs the command. It returns an *ExitError
+// with ExitFailure when check finds discrepancies.
+func (m *Main) Run(ctx context.Context) error {
+	switch m.Command {
+	case "migrate":
+		return m.runMigrate(ctx)
+	case "check":
+		return m.runCheck(ctx)
+	case "demo":
+		return m.runDemo(ctx)
+	}
+	return usageError("unknown command %q", m.Command)
+}
+
+// Close closes the database if Run opened it. It is safe to call more than
+// once, and when nothing was opened.
+func (m *Main) Close() error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store, m.ledger = nil, nil
+	return err
+}
+
+// dbTarget is a parsed --db value.
+type dbTarget struct {
+	postgres bool
+	// dsn is what the store's Open takes: the URL or the file path.
+	dsn string
+	// display is safe to print: the URL without its password.
+	display string
+}
+
+// parseDB tells a PostgreSQL URL from a SQLite path. Any other URL scheme is
+// refused rather than taken for an odd file name.
+func parseDB(s string) (dbTarget, error) {
+	switch {
+	case s == "":
+		return dbTarget{}, errors.New("--db is empty; give a SQLite file path or a postgres:// URL")
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			// url.Error repeats the URL, password included; say less.
+			return dbTarget{}, errors.New("--db is not a valid postgres:// URL")
+		}
+		return dbTarget{postgres: true, dsn: s, display: u.Redacted()}, nil
+	case strings.Contains(s, "://"):
+		scheme, _, _ := strings.Cut(s, "://")
+		return dbTarget{}, fmt.Errorf("--db: unsupported database %q: use a SQLite file path or a postgres:// URL", scheme+"://")
+	}
+	return dbTarget{dsn: s, display: s}, nil
+}
+
+// open opens the database named by --db (applying any pending migrations)
+// and the ledger over it. mustExist refuses to create a missing SQLite file,
+// for commands that only read.
+func (m *Main) open(ctx context.Context, mustExist bool) (dbTarget, error) {
+	t, err := parseDB(m.DB)
+	if err != nil {
+		return t, &ExitError{Code: ExitUsage, Err: err}
+	}
+	log := m.Logger.With(slog.String("db", t.display))
+	if t.postgres {
+		log.Debug("opening database", slog.String("backend", "postgres"))
+		s, err := postgres.Open(ctx, t.dsn)
+		if err != nil {
+			return t, fmt.Errorf("open postgres database %s: %w", t.display, err)
+		}
+		m.store = s
+	} else {
+		fi, err := os.Stat(t.dsn)
+		switch {
+		case err == nil && fi.IsDir():
+			return t, fmt.Errorf("open sqlite database %s: it is a directory, not a database file", t.dsn)
+		case errors.Is(err, os.ErrNotExist) && mustExist:
+			return t, fmt.Errorf("open sqlite database %s: no such file (create it with 'stocksync migrate' or 'stocksync demo', or point --db at an existing one)", t.dsn)
+		}
+		log.Debug("opening database", slog.String("backend", "sqlite"))
+		s, err := sqlite.Open(ctx, t.dsn)
+		if err != nil {
+			return t, fmt.Errorf("open sqlite database %s: %w", t.dsn, err)
+		}
+		m.store = s
+	}
+	m.ledger = ledger.New(m.store, ledger.Options{Logger: m.Logger})
+	return t, nil
+}

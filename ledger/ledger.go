@@ -1,0 +1,230 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Ledger applies stocksync's rules over a Store. It keeps no state of its own
+// between calls: everything that must be serialized is serialized by the
+// store's per-tenant lock, so any number of Ledgers may share one database.
+type Ledger struct {
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Options configure a Ledger. The zero value is usable.
+type Options struct {
+	// Now is the clock; tests inject one. Defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a Ledger over store.
+func New(store Store, opts Options) *Ledger {
+	l := &Ledger{store: store, now: opts.Now, log: opts.Logger}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	return l
+}
+
+// Store returns the ledger's store.
+func (l *Ledger) Store() Store { return l.store }
+
+func (l *Ledger) clock() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// CreateTenant creates a tenant with the given slug. Returns CodeInvalid for
+// a malformed slug and CodeConflict if the slug is taken.
+func (l *Ledger) CreateTenant(ctx context.Context, slug, name string, settings *Settings) (Tenant, error) {
+	if !slugPattern.MatchString(slug) {
+		return Tenant{}, Errorf(CodeInvalid, "tenant slug %q must be 2-63 lowercase letters, digits or dashes", slug)
+	}
+	if name == "" {
+		name = slug
+	}
+	t := Tenant{ID: uuid.Must(uuid.NewV7()), Slug: slug, Name: name, Settings: DefaultSettings, CreatedAt: l.clock()}
+	if settings != nil {
+		if err := settings.validate(); err != nil {
+			return Tenant{}, err
+		}
+		t.Settings = *settings
+	}
+	if err := l.store.CreateTenant(ctx, t); err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+func (s Settings) validate() error {
+	if s.CountVarianceThreshold < 0 {
+		return Errorf(CodeInvalid, "count_variance_threshold must not be negative")
+	}
+	if s.ClockUncertainty < 0 || s.ClockUncertainty > 72*time.Hour {
+		return Errorf(CodeInvalid, "clock_uncertainty must be between 0 and 72h")
+	}
+	return nil
+}
+
+// UpdateSettings changes a tenant's settings. Returns CodeNotFound or
+// CodeInvalid.
+func (l *Ledger) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Settings) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	return l.store.Write(ctx, tenantID, func(tx Tx) error { return tx.UpdateSettings(ctx, tenantID, s) })
+}
+
+// Tenant returns a tenant. Returns CodeNotFound.
+func (l *Ledger) Tenant(ctx context.Context, tenantID uuid.UUID) (t Tenant, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { t, err = tx.Tenant(ctx, tenantID); return err })
+	return t, err
+}
+
+// TenantBySlug returns a tenant by its slug. Returns CodeNotFound.
+func (l *Ledger) TenantBySlug(ctx context.Context, slug string) (t Tenant, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { t, err = tx.TenantBySlug(ctx, slug); return err })
+	return t, err
+}
+
+// Tenants lists every tenant.
+func (l *Ledger) Tenants(ctx context.Context) (ts []Tenant, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { ts, err = tx.Tenants(ctx); return err })
+	return ts, err
+}
+
+// DeviceInput registers a device in a warehouse.
+type DeviceInput struct {
+	Warehouse string
+	Name      string
+	// BatchPrefix defaults to a short prefix derived from the device ID.
+	BatchPrefix string
+}
+
+// RegisterDevice creates a device in a warehouse of the tenant. Returns
+// CodeNotFound for an unknown warehouse and CodeInvalid for a bad name.
+func (l *Ledger) RegisterDevice(ctx context.Context, tenantID uuid.UUID, in DeviceInput) (Device, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || len(name) > MaxCodeLen {
+		return Device{}, Errorf(CodeInvalid, "device name must be 1-%d characters", MaxCodeLen)
+	}
+	d := Device{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()), Name: name, CreatedAt: l.clock()}
+	d.BatchPrefix = in.BatchPrefix
+	if d.BatchPrefix == "" {
+		// The random tail of a v7 UUID; unique enough per tenant, and the
+		// store's unique index catches the rare clash.
+		d.BatchPrefix = strings.ToUpper(strings.ReplaceAll(d.ID.String(), "-", "")[24:30])
+	}
+	err := l.store.Write(ctx, tenantID, func(tx Tx) error {
+		whs, err := tx.Warehouses(ctx, tenantID, []string{in.Warehouse})
+		if err != nil {
+			return err
+		}
+		if len(whs) == 0 {
+			return Errorf(CodeNotFound, "warehouse %q not found", in.Warehouse)
+		}
+		d.WarehouseID = whs[0].ID
+		return tx.InsertDevice(ctx, d)
+	})
+	return d, err
+}
+
+// Device returns one device. Returns CodeNotFound.
+func (l *Ledger) Device(ctx context.Context, tenantID, deviceID uuid.UUID) (d Device, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { d, err = tx.Device(ctx, tenantID, deviceID); return err })
+	return d, err
+}
+
+// Devices lists the tenant's devices.
+func (l *Ledger) Devices(ctx context.Context, tenantID uuid.UUID) (ds []Device, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { ds, err = tx.Devices(ctx, tenantID); return err })
+	return ds, err
+}
+
+// RevokeDevice marks a device revoked: its pushes are refused from then on.
+// Returns CodeNotFound.
+func (l *Ledger) RevokeDevice(ctx context.Context, tenantID, deviceID uuid.UUID) error {
+	return l.store.Write(ctx, tenantID, func(tx Tx) error {
+		d, err := tx.Device(ctx, tenantID, deviceID)
+		if err != nil {
+			return err
+		}
+		if !d.RevokedAt.IsZero() {
+			return nil
+		}
+		d.RevokedAt = l.clock()
+		return tx.UpdateDevice(ctx, d)
+	})
+}
+
+// Balances returns balances matching f: current ones, or as of f.AsOf.
+func (l *Ledger) Balances(ctx context.Context, tenantID uuid.UUID, f BalanceFilter) (rows []BalanceRow, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { rows, err = tx.QueryBalances(ctx, tenantID, f); return err })
+	return rows, err
+}
+
+// Movements returns movements matching f, by recorded position.
+func (l *Ledger) Movements(ctx context.Context, tenantID uuid.UUID, f MovementFilter) (rows []MovementRow, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { rows, err = tx.QueryMovements(ctx, tenantID, f); return err })
+	return rows, err
+}
+
+// Reviews returns reviews matching f.
+func (l *Ledger) Reviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter) (rows []Review, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { rows, err = tx.QueryReviews(ctx, tenantID, f); return err })
+	return rows, err
+}
+
+// Review returns one review. Returns CodeNotFound.
+func (l *Ledger) Review(ctx context.Context, tenantID, reviewID uuid.UUID) (r Review, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { r, err = tx.Review(ctx, tenantID, reviewID); return err })
+	return r, err
+}
+
+// OpLog returns op log entries matching f, rejected ones included.
+func (l *Ledger) OpLog(ctx context.Context, tenantID uuid.UUID, f OpLogFilter) (rows []OpLogEntry, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { rows, err = tx.QueryOpLog(ctx, tenantID, f); return err })
+	return rows, err
+}
+
+// Check verifies one tenant's ledger, or every tenant's when tenantID is Nil:
+// every balance equals the sum of its movements, every posted operation has
+// its movements, positions are gap-free. It returns what it found wrong.
+func (l *Ledger) Check(ctx context.Context, tenantID uuid.UUID) ([]Discrepancy, error) {
+	var out []Discrepancy
+	err := l.store.Read(ctx, func(tx ReadTx) error {
+		ids := []uuid.UUID{tenantID}
+		if tenantID == uuid.Nil {
+			ts, err := tx.Tenants(ctx)
+			if err != nil {
+				return err
+			}
+			ids = ids[:0]
+			for _, t := range ts {
+				ids = append(ids, t.ID)
+			}
+		}
+		for _, id := range ids {
+			ds, err := tx.CheckConsistency(ctx, id)
+			if err != nil {
+				return fmt.Errorf("check tenant %s: %w", id, err)
+			}
+			out = append(out, ds...)
+		}
+		return nil
+	})
+	return out, err
+}

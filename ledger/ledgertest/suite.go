@@ -1,0 +1,59 @@
+package ledgertest
+
+import (
+	"testing"
+)
+
+// Run runs the whole conformance suite against stores made by newStore.
+func Run(t *testing.T, newStore Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Factory)
+	}{
+		{"Catalog", testCatalog},
+		{"CatalogRowErrors", testCatalogRowErrors},
+		{"Validation", testValidation},
+		{"ItemValidation", testItemValidation},
+		{"Replay", testReplay},
+		{"OpConflict", testOpConflict},
+		{"SeqGap", testSeqGap},
+		{"RenumberedReplay", testRenumberedReplay},
+		{"RevokedDevice", testRevokedDevice},
+		{"ReceiveGeneratesBatch", testReceiveGeneratesBatch},
+		{"BarcodeScan", testBarcodeScan},
+		{"Transfer", testTransfer},
+		{"ClockOffset", testClockOffset},
+		{"NegativeStock", testNegativeStock},
+		{"LastUnitTwoDevices", testLastUnitTwoDevices},
+		{"ReturnMatching", testReturnMatching},
+		{"ReturnSplit", testReturnSplit},
+		{"WrongBatchReturn", testWrongBatchReturn},
+		{"OverReturn", testOverReturn},
+		{"UnknownOrder", testUnknownOrder},
+		{"UnknownOrderHeld", testUnknownOrderHeld},
+		{"Exchange", testExchange},
+		{"CountVariance", testCountVariance},
+		{"CountRederived", testCountRederived},
+		{"CountAmbiguous", testCountAmbiguous},
+		{"ExpiredBatch", testExpiredBatch},
+		{"UnknownReference", testUnknownReference},
+		{"ResolveAccept", testResolveAccept},
+		{"ResolveReassignBatch", testResolveReassignBatch},
+		{"ResolveReverse", testResolveReverse},
+		{"ResolveAdjust", testResolveAdjust},
+		{"ResolveHeldReturn", testResolveHeldReturn},
+		{"ResolveErrors", testResolveErrors},
+		{"Queries", testQueries},
+		{"OpLog", testOpLog},
+		{"TenantIsolation", testTenantIsolation},
+		{"ConcurrentPushes", testConcurrentPushes},
+		{"ConcurrentResolve", testConcurrentResolve},
+		{"ShiftScenario", testShiftScenario},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore)
+		})
+	}
+}

@@ -1,0 +1,367 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Merge merges one push from one device in one transaction and returns one
+// result per operation, in request order.
+//
+// Operations at or below the device's acked seq are replays: the stored
+// result comes back marked Replayed, or op_conflict when the device reused
+// the seq for another operation. New operations whose op_id is already
+// logged (a device restored from a backup renumbers its pending operations)
+// are replays too when the payload matches. Everything else is validated and
+// merged in seq order; a rejected operation is stored and still advances the
+// acked seq.
+//
+// Returns CodeInvalid for a malformed request, CodeNotFound for an unknown
+// device, CodeForbidden for a revoked one, and an *Error with CodeSeqGap and
+// AckedSeq when the first seq is beyond acked_seq+1.
+func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, error) {
+	for i := 1; i < len(req.Ops); i++ {
+		if req.Ops[i].Seq != req.Ops[i-1].Seq+1 {
+			return MergeResponse{}, Errorf(CodeInvalid, "ops must have ascending contiguous seq: %d follows %d", req.Ops[i].Seq, req.Ops[i-1].Seq)
+		}
+	}
+	if len(req.Ops) > 0 && req.Ops[0].Seq <= 0 {
+		return MergeResponse{}, Errorf(CodeInvalid, "seq starts at 1, got %d", req.Ops[0].Seq)
+	}
+	now := l.clock()
+	var resp MergeResponse
+	err := l.store.Write(ctx, req.TenantID, func(tx Tx) error {
+		tenant, err := tx.Tenant(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		dev, err := tx.Device(ctx, req.TenantID, req.DeviceID)
+		if err != nil {
+			return err
+		}
+		if !dev.RevokedAt.IsZero() {
+			return Errorf(CodeForbidden, "device %s was revoked", dev.ID)
+		}
+		if len(req.Ops) > 0 && req.Ops[0].Seq > dev.AckedSeq+1 {
+			return &Error{Code: CodeSeqGap, AckedSeq: dev.AckedSeq,
+				Message: fmt.Sprintf("first seq %d leaves a gap after acked seq %d", req.Ops[0].Seq, dev.AckedSeq)}
+		}
+		if !req.DeviceTime.IsZero() {
+			dev.ClockOffset = now.Sub(req.DeviceTime).Truncate(time.Millisecond)
+		}
+		dev.LastSeenAt = now
+		w := newWork(ctx, tx, tenant, now)
+		m := &merger{work: w, dev: &dev}
+		results, err := m.run(req.Ops)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateDevice(ctx, dev); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+		resp = MergeResponse{AckedSeq: dev.AckedSeq, Results: results, ServerTime: now}
+		return nil
+	})
+	if err != nil {
+		return MergeResponse{}, err
+	}
+	return resp, nil
+}
+
+// merger merges one device's push.
+type merger struct {
+	*work
+	dev *Device
+}
+
+func (m *merger) run(ops []Operation) ([]Result, error) {
+	results := make([]Result, len(ops))
+	if len(ops) == 0 {
+		return results, nil
+	}
+	for i := range ops {
+		ops[i] = ops[i].normalize()
+	}
+
+	// The one deduplication lookup: the replayed seq range and every op_id.
+	ids := make([]uuid.UUID, len(ops))
+	for i, op := range ops {
+		ids[i] = op.OpID
+	}
+	first := ops[0].Seq
+	last := min(ops[len(ops)-1].Seq, m.dev.AckedSeq)
+	known, err := m.tx.LookupOps(m.ctx, m.tenantID(), m.dev.ID, first, last, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up ops of device %s: %w", m.dev.ID, err)
+	}
+	bySeq := map[int64]OpRecord{}
+	for _, r := range known {
+		if r.DeviceID == m.dev.ID && r.Seq >= first && r.Seq <= last {
+			bySeq[r.Seq] = r
+		}
+		if r.Canonical {
+			r := r
+			m.opsByID[r.OpID] = &r
+		}
+	}
+
+	// Resolve every reference of the new operations at once, and preload
+	// what the rules will read for the keys and orders they name.
+	var fresh []Operation
+	for _, op := range ops {
+		if op.Seq > m.dev.AckedSeq {
+			fresh = append(fresh, op)
+		}
+	}
+	if err := m.loadCatalog(m.dev.WarehouseID, fresh); err != nil {
+		return nil, err
+	}
+	if err := m.preload(fresh); err != nil {
+		return nil, err
+	}
+
+	for i, op := range ops {
+		payload, hash := op.canonicalPayload()
+		if op.Seq <= m.dev.AckedSeq {
+			res, err := m.replay(op, bySeq, payload, hash)
+			if err != nil {
+				return nil, err
+			}
+			results[i] = res
+			continue
+		}
+		rec := &OpRecord{TenantID: m.tenantID(), DeviceID: m.dev.ID, Seq: op.Seq, OpID: op.OpID, Kind: op.Kind,
+			Payload: payload, PayloadHash: hash, ReceivedAt: m.now,
+			EffectiveAt: op.OccurredAt.Add(m.dev.ClockOffset).UTC().Truncate(time.Microsecond)}
+		replayed := false
+		if prev, ok := m.opsByID[op.OpID]; ok {
+			// Known op_id under a new seq: a renumbered replay or a conflict.
+			if bytes.Equal(prev.PayloadHash, hash) {
+				rec.Result = prev.Result
+				rec.Result.Seq = op.Seq
+				rec.Result.Replayed = false
+				replayed = true
+			} else {
+				rec.Result = Result{Status: StatusRejected, Code: CodeOpConflict,
+					Message: fmt.Sprintf("op_id %s was already used for another operation (device %s, seq %d)", op.OpID, prev.DeviceID, prev.Seq)}
+			}
+		} else {
+			rec.Canonical = true
+			m.opsByID[op.OpID] = rec
+			if err := m.merge(op, rec); err != nil {
+				return nil, err
+			}
+		}
+		rec.Result.OpID, rec.Result.Seq = op.OpID, op.Seq
+		m.ops = append(m.ops, rec)
+		m.dev.AckedSeq = op.Seq
+		results[i] = rec.Result
+		results[i].Replayed = replayed
+	}
+	return results, nil
+}
+
+// replay answers an operation at or below the acked seq from the op log.
+func (m *merger) replay(op Operation, bySeq map[int64]OpRecord, payload, hash []byte) (Result, error) {
+	stored, ok := bySeq[op.Seq]
+	if !ok {
+		return Result{}, fmt.Errorf("op log of device %s has no entry for acked seq %d", m.dev.ID, op.Seq)
+	}
+	if stored.OpID == op.OpID && bytes.Equal(stored.PayloadHash, hash) {
+		res := stored.Result
+		res.Replayed = true
+		return res, nil
+	}
+	msg := fmt.Sprintf("seq %d was already used for operation %s", op.Seq, stored.OpID)
+	if stored.OpID == op.OpID {
+		msg = fmt.Sprintf("operation %s was already received with another payload", op.OpID)
+	}
+	res := Result{OpID: op.OpID, Seq: op.Seq, Status: StatusRejected, Code: CodeOpConflict, Message: msg}
+	m.conflicts = append(m.conflicts, OpConflict{TenantID: m.tenantID(), ID: uuid.Must(uuid.NewV7()), DeviceID: m.dev.ID,
+		Seq: op.Seq, OpID: op.OpID, Payload: payload, PayloadHash: hash, ReceivedAt: m.now, Result: res})
+	return res, nil
+}
+
+// preload reads, in bulk, the balances, counts, orders and open reviews the
+// new operations will need; anything missed is loaded lazily.
+func (m *merger) preload(ops []Operation) error {
+	var keys []Key
+	var orders []string
+	for _, op := range ops {
+		it := m.lookupItem(op)
+		if it == nil {
+			continue
+		}
+		batchID := NoBatch
+		if op.Batch != "" {
+			if b := m.batchesByRef[BatchRef{it.ID, op.Batch}]; b != nil {
+				batchID = b.ID
+			}
+		}
+		for _, code := range []string{op.Location, op.ToLocation} {
+			if l := m.locsByCode[locRef{m.dev.WarehouseID, code}]; code != "" && l != nil {
+				keys = append(keys, Key{l.ID, it.ID, batchID})
+			}
+		}
+		if op.Order != "" {
+			orders = append(orders, op.Order)
+		}
+	}
+	if err := m.preloadBalances(keys); err != nil {
+		return err
+	}
+	if err := m.preloadCounts(keys); err != nil {
+		return err
+	}
+	if err := m.preloadOrders(orders); err != nil {
+		return err
+	}
+	return m.preloadReviews(keys, orders)
+}
+
+// merge validates one new operation against the catalog and applies it,
+// filling rec's result.
+func (m *merger) merge(op Operation, rec *OpRecord) error {
+	if err := op.Validate(); err != nil {
+		rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
+		return nil
+	}
+	oc := &opCtx{op: op, rec: rec, deviceID: m.dev.ID, batchPrefix: m.dev.BatchPrefix, eff: rec.EffectiveAt}
+	rec.Result.Status = StatusApplied
+
+	// References the catalog lacks hold the operation: it cannot touch a
+	// balance until a person maps them.
+	var unknown []Reference
+	if op.SKU != "" {
+		oc.item = m.itemsBySKU[op.SKU]
+		if oc.item == nil {
+			unknown = append(unknown, Reference{"sku", op.SKU})
+		}
+	}
+	if op.Barcode != "" {
+		byBarcode := m.itemsByBarcode[op.Barcode]
+		switch {
+		case oc.item == nil && op.SKU == "" && byBarcode == nil:
+			unknown = append(unknown, Reference{"barcode", op.Barcode})
+		case oc.item == nil && op.SKU == "":
+			oc.item = byBarcode
+		case oc.item != nil && byBarcode != nil && byBarcode.ID != oc.item.ID:
+			rec.Result = Result{Status: StatusRejected, Code: CodeBarcodeMismatch,
+				Message: fmt.Sprintf("barcode %s belongs to %s, not %s", op.Barcode, byBarcode.SKU, op.SKU)}
+			return nil
+		}
+	}
+	oc.loc = m.locsByCode[locRef{m.dev.WarehouseID, op.Location}]
+	if oc.loc == nil {
+		unknown = append(unknown, Reference{"location", op.Location})
+	}
+	if op.ToLocation != "" {
+		oc.toLoc = m.locsByCode[locRef{m.dev.WarehouseID, op.ToLocation}]
+		if oc.toLoc == nil {
+			unknown = append(unknown, Reference{"to_location", op.ToLocation})
+		}
+	}
+	if oc.item != nil {
+		if err := m.checkItem(oc); err != nil {
+			rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
+			return nil
+		}
+	}
+	if op.ExchangeOf != "" {
+		if err := m.checkExchange(op); err != nil {
+			if ErrorCode(err) == CodeInternal {
+				return err
+			}
+			rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
+			return nil
+		}
+	}
+	if len(unknown) > 0 {
+		k := Key{BatchID: NoBatch}
+		if oc.item != nil {
+			k.ItemID = oc.item.ID
+		}
+		if oc.loc != nil {
+			k.LocationID = oc.loc.ID
+		}
+		ev := Evidence{Unknown: unknown, Qty: op.Qty}
+		var sugg []Suggestion
+		for _, u := range unknown {
+			switch u.Field {
+			case "location", "to_location":
+				sugg = append(sugg, Suggestion{Action: ActionMapReference, Location: u.Value,
+					Label: fmt.Sprintf("create location %s in this warehouse", u.Value)})
+			}
+		}
+		r := m.openReview(ReviewUnknownReference, op.OpID, m.dev.ID, k, op.Order, ev, sugg)
+		oc.hold(r, fmt.Sprintf("unknown %s %q: held until a manager maps it", unknown[0].Field, unknown[0].Value))
+		return nil
+	}
+	rec.Posted = true
+	if err := m.apply(oc); err != nil {
+		return err
+	}
+	if rec.Result.Status == StatusHeld {
+		rec.Posted = false
+	}
+	return nil
+}
+
+// checkItem validates what depends on the item: batch and expiry rules.
+func (w *work) checkItem(oc *opCtx) error {
+	op, it := oc.op, oc.item
+	if !it.BatchTracked {
+		if op.Batch != "" {
+			return Errorf(CodeBatchNotTracked, "%s is not batch-tracked; scan it without a batch", it.SKU)
+		}
+		if op.Expiry != "" {
+			return Errorf(CodeUnexpectedField, "%s is not batch-tracked, so it has no expiry", it.SKU)
+		}
+		return nil
+	}
+	if op.Batch == "" {
+		switch {
+		case op.Kind == KindReceive:
+			// A batch code is generated below.
+		case op.Kind == KindReturn && op.Order != "":
+			// Matched against the order's shipments.
+		default:
+			return Errorf(CodeBatchRequired, "%s is batch-tracked; scan the batch", it.SKU)
+		}
+	}
+	if op.Kind == KindReceive && it.ExpiryTracked && op.Expiry == "" {
+		b := w.batchesByRef[BatchRef{it.ID, op.Batch}]
+		if op.Batch == "" || b == nil || b.Expiry.IsZero() {
+			return Errorf(CodeExpiryRequired, "%s is expiry-tracked; scan or enter the expiry date", it.SKU)
+		}
+	}
+	return nil
+}
+
+// checkExchange verifies that exchange_of names a return on the same order
+// when that return is known; one from another device may not be synced yet.
+func (m *merger) checkExchange(op Operation) error {
+	if op.Kind != KindPick {
+		return Errorf(CodeUnexpectedField, "only a pick takes exchange_of")
+	}
+	id := uuid.MustParse(op.ExchangeOf)
+	rec, err := m.opRecord(id)
+	if err != nil || rec == nil {
+		return err
+	}
+	orig, err := rec.Operation()
+	if err != nil {
+		return fmt.Errorf("decode op %s: %w", id, err)
+	}
+	if orig.Kind != KindReturn || orig.Order != op.Order {
+		return Errorf(CodeInvalidExchange, "exchange_of %s is not a return on order %s", id, op.Order)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"stocksync/ledger"
+)
+
+// reviewSelect reads reviews (alias r) with their operations in one query,
+// the opening operation first (ord 0), the others in the order they joined.
+const reviewSelect = `SELECT r.tenant_id, r.review_id, r.kind, r.severity, r.status, r.op_id, r.device_id,
+	r.location_id, r.item_id, r.batch_id, r.order_ref, r.evidence, r.suggestions, r.resolution, r.opened_at, r.changed,
+	o.op_ids, o.device_ids
+	FROM reviews r
+	CROSS JOIN LATERAL (
+		SELECT array_agg(ro.op_id ORDER BY ro.ord, ro.op_id) AS op_ids,
+		       array_agg(ro.device_id ORDER BY ro.ord, ro.op_id) AS device_ids
+		FROM review_ops ro WHERE ro.tenant_id = r.tenant_id AND ro.review_id = r.review_id
+	) o`
+
+func scanReview(row pgx.CollectableRow) (ledger.Review, error) {
+	var rv ledger.Review
+	var order pgtype.Text
+	var evidence, suggestions, resolution []byte
+	var opIDs, deviceIDs []uuid.UUID
+	if err := row.Scan(&rv.TenantID, &rv.ID, &rv.Kind, &rv.Severity, &rv.Status, &rv.OpID, &rv.DeviceID,
+		&rv.LocationID, &rv.ItemID, &rv.BatchID, &order, &evidence, &suggestions, &resolution, &rv.OpenedAt, &rv.Changed,
+		&opIDs, &deviceIDs); err != nil {
+		return rv, err
+	}
+	rv.Order = order.String
+	if err := json.Unmarshal(evidence, &rv.Evidence); err != nil {
+		return rv, fmt.Errorf("decode evidence of review %s: %w", rv.ID, err)
+	}
+	if err := json.Unmarshal(suggestions, &rv.Suggestions); err != nil {
+		return rv, fmt.Errorf("decode suggestions of review %s: %w", rv.ID, err)
+	}
+	if resolution != nil {
+		if err := json.Unmarshal(resolution, &rv.Resolution); err != nil {
+			return rv, fmt.Errorf("decode resolution of review %s: %w", rv.ID, err)
+		}
+	}
+	if len(opIDs) > 0 {
+		rv.Ops = make([]ledger.ReviewOp, len(opIDs))
+		for i := range opIDs {
+			rv.Ops[i] = ledger.ReviewOp{OpID: opIDs[i], DeviceID: deviceIDs[i]}
+		}
+	}
+	return rv, nil
+}
+
+func (r *readTx) queryReviews(ctx context.Context, what, sql string, args ...any) ([]ledger.Review, error) {
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select reviews %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, scanReview)
+	if err != nil {
+		return nil, fmt.Errorf("select reviews %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// Review returns one review with its operations. Returns CodeNotFound.
+func (r *readTx) Review(ctx context.Context, tenantID, reviewID uuid.UUID) (ledger.Review, error) {
+	rows, err := r.q.Query(ctx, reviewSelect+` WHERE r.tenant_id = $1 AND r.review_id = $2`, tenantID, reviewID)
+	if err != nil {
+		return ledger.Review{}, fmt.Errorf("select review %s: %w", reviewID, err)
+	}
+	rv, err := pgx.CollectExactlyOneRow(rows, scanReview)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return rv, ledger.Errorf(ledger.CodeNotFound, "review %s not found", reviewID)
+	}
+	if err != nil {
+		return rv, fmt.Errorf("select review %s: %w", reviewID, err)
+	}
+	return rv, nil
+}
+
+// OpenReviews returns the open reviews on any of the keys or orders,
+// ordered by opening time.
+func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key, orders []string) ([]ledger.Review, error) {
+	if len(keys) == 0 && len(orders) == 0 {
+		return nil, nil
+	}
+	locs, items, batches := keyArrays(keys)
+	if orders == nil {
+		orders = []string{}
+	}
+	// Two branches rather than one OR, so each uses its partial index.
+	return r.queryReviews(ctx, "open", reviewSelect+`
+		WHERE r.tenant_id = $1 AND r.review_id IN (
+			SELECT review_id FROM reviews
+			WHERE tenant_id = $1 AND status = 'open'
+			  AND (location_id, item_id, batch_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]))
+			UNION
+			SELECT review_id FROM reviews
+			WHERE tenant_id = $1 AND status = 'open' AND order_ref = ANY($5))
+		ORDER BY r.opened_at, r.review_id`,
+		tenantID, locs, items, batches, orders)
+}
+
+// QueryReviews returns reviews matching f, ordered by opening time and ID.
+// DeviceID and OpID match any operation involved, not only the opening one.
+func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) ([]ledger.Review, error) {
+	q := filterSQL{args: []any{tenantID}}
+	if f.Status != "" {
+		q.add("r.status = ?", string(f.Status))
+	}
+	if f.Kind != "" {
+		q.add("r.kind = ?", string(f.Kind))
+	}
+	if f.DeviceID != uuid.Nil {
+		q.add(`EXISTS (SELECT 1 FROM review_ops x WHERE x.tenant_id = r.tenant_id AND x.review_id = r.review_id AND x.device_id = ?)`, f.DeviceID)
+	}
+	if f.OpID != uuid.Nil {
+		q.add(`EXISTS (SELECT 1 FROM review_ops x WHERE x.tenant_id = r.tenant_id AND x.review_id = r.review_id AND x.op_id = ?)`, f.OpID)
+	}
+	sql := reviewSelect + ` WHERE r.tenant_id = $1` + q.where.String() + ` ORDER BY r.opened_at, r.review_id`
+	if f.Limit > 0 {
+		sql += ` LIMIT ` + q.param(f.Limit)
+	}
+	return r.queryReviews(ctx, "by filter", sql, q.args...)
+}
+
+// UpsertReviews writes reviews by ID and adds any operations they list that
+// are not stored yet. The opening operation is always stored, first; the
+// others keep the order in which they were added, whether the caller passes
+// a review's full Ops or only the new ones.
+func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error {
+	rows = lastByKey(rows, func(r ledger.Review) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
+	if len(rows) == 0 {
+		return nil
+	}
+	var (
+		tenants     = make([]uuid.UUID, len(rows))
+		ids         = make([]uuid.UUID, len(rows))
+		kinds       = make([]string, len(rows))
+		severities  = make([]string, len(rows))
+		statuses    = make([]string, len(rows))
+		opIDs       = make([]uuid.UUID, len(rows))
+		devices     = make([]uuid.UUID, len(rows))
+		locs        = make([]uuid.UUID, len(rows))
+		items       = make([]uuid.UUID, len(rows))
+		batches     = make([]uuid.UUID, len(rows))
+		orders      = make([]pgtype.Text, len(rows))
+		evidence    = make([]string, len(rows))
+		suggestions = make([]string, len(rows))
+		resolutions = make([]pgtype.Text, len(rows))
+		opened      = make([]pgtype.Timestamptz, len(rows))
+		changed     = make([]int64, len(rows))
+	)
+	// The review's operations, flattened: ord 0 for the opening one, the
+	// caller's index + 1 for the rest (made relative to what is stored by
+	// the statement below).
+	var (
+		roTenants, roReviews, roOps, roDevices []uuid.UUID
+		roOrds                                 []int32
+	)
+	for i, rv := range rows {
+		tenants[i], ids[i], kinds[i], severities[i], statuses[i] = rv.TenantID, rv.ID, string(rv.Kind), string(rv.Severity), string(rv.Status)
+		opIDs[i], devices[i], locs[i], items[i], batches[i] = rv.OpID, rv.DeviceID, rv.LocationID, rv.ItemID, rv.BatchID
+		orders[i], opened[i], changed[i] = nullText(rv.Order), pgtype.Timestamptz{Time: rv.OpenedAt, Valid: true}, rv.Changed
+		ev, err := jsonOf("review evidence", rv.Evidence)
+		if err != nil {
+			return err
+		}
+		sg, err := jsonOf("review suggestions", rv.Suggestions)
+		if err != nil {
+			return err
+		}
+		evidence[i], suggestions[i] = string(ev), string(sg)
+		if rv.Resolution != nil {
+			rs, err := jsonOf("review resolution", rv.Resolution)
+			if err != nil {
+				return err
+			}
+			resolutions[i] = pgtype.Text{String: string(rs), Valid: true}
+		}
+
+		seen := map[uuid.UUID]bool{}
+		addOp := func(op ledger.ReviewOp, ord int) {
+			if op.OpID == uuid.Nil || seen[op.OpID] {
+				return
+			}
+			seen[op.OpID] = true
+			roTenants, roReviews, roOps, roDevices = append(roTenants, rv.TenantID), append(roReviews, rv.ID), append(roOps, op.OpID), append(roDevices, op.DeviceID)
+			roOrds = append(roOrds, int32(ord))
+		}
+		addOp(ledger.ReviewOp{OpID: rv.OpID, DeviceID: rv.DeviceID}, 0)
+		for j, op := range rv.Ops {
+			addOp(op, j+1)
+		}
+	}
+	_, err := w.q.Exec(ctx, `
+		INSERT INTO reviews (tenant_id, review_id, kind, severity, status, op_id, device_id, location_id, item_id, batch_id,
+		                     order_ref, evidence, suggestions, resolution, opened_at, changed)
+		SELECT t, i, k, sv, st, o, d, l, it, b, ord, ev::jsonb, sg::jsonb, rs::jsonb, oa, c
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[],
+		            $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bigint[])
+		     AS u(t, i, k, sv, st, o, d, l, it, b, ord, ev, sg, rs, oa, c)
+		ON CONFLICT (tenant_id, review_id) DO UPDATE
+		SET kind = excluded.kind, severity = excluded.severity, status = excluded.status, op_id = excluded.op_id,
+		    device_id = excluded.device_id, location_id = excluded.location_id, item_id = excluded.item_id,
+		    batch_id = excluded.batch_id, order_ref = excluded.order_ref, evidence = excluded.evidence,
+		    suggestions = excluded.suggestions, resolution = excluded.resolution, opened_at = excluded.opened_at,
+		    changed = excluded.changed`,
+		tenants, ids, kinds, severities, statuses, opIDs, devices, locs, items, batches,
+		orders, evidence, suggestions, resolutions, opened, changed)
+	if err != nil {
+		return fmt.Errorf("upsert reviews: %w", err)
+	}
+	if len(roOps) == 0 {
+		return nil
+	}
+	// New operations go after every stored one: ord = highest stored ord +
+	// the caller's index, so the order holds across calls. The opening
+	// operation keeps ord 0.
+	_, err = w.q.Exec(ctx, `
+		INSERT INTO review_ops (tenant_id, review_id, op_id, device_id, ord)
+		SELECT u.t, u.r, u.o, u.d,
+		       CASE WHEN u.n = 0 THEN 0 ELSE coalesce(
+		         (SELECT max(x.ord) FROM review_ops x WHERE x.tenant_id = u.t AND x.review_id = u.r), 0) + u.n END
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[]) AS u(t, r, o, d, n)
+		ON CONFLICT (tenant_id, review_id, op_id) DO NOTHING`,
+		roTenants, roReviews, roOps, roDevices, roOrds)
+	if err != nil {
+		return fmt.Errorf("add review ops: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is a ledger backend. It owns transactions and SQL; the rules live in
+// Ledger, written once over the Tx interface, so both backends behave alike.
+type Store interface {
+	// CreateTenant inserts a new tenant with its counters at 1. Returns
+	// CodeConflict if the slug is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// Write runs fn in one read-write transaction that holds the tenant's
+	// ledger lock from start to commit: every writer of one tenant is
+	// serialized in the database, never in process memory. It commits when
+	// fn returns nil and rolls back otherwise. Returns CodeNotFound if the
+	// tenant does not exist.
+	Write(ctx context.Context, tenantID uuid.UUID, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction over one consistent snapshot.
+	Read(ctx context.Context, fn func(ReadTx) error) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// ReadTx reads one consistent snapshot. Every method is scoped to one tenant.
+// Methods that return one row return CodeNotFound when it does not exist;
+// methods that return many return what exists, in no promised order unless
+// they say so.
+type ReadTx interface {
+	Tenant(ctx context.Context, tenantID uuid.UUID) (Tenant, error)
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	Device(ctx context.Context, tenantID, deviceID uuid.UUID) (Device, error)
+	Devices(ctx context.Context, tenantID uuid.UUID) ([]Device, error)
+
+	// Warehouses returns the warehouses with the given codes, all of them
+	// when codes is nil.
+	Warehouses(ctx context.Context, tenantID uuid.UUID, codes []string) ([]Warehouse, error)
+	// LocationsByCode returns the locations of one warehouse with the codes.
+	LocationsByCode(ctx context.Context, tenantID, warehouseID uuid.UUID, codes []string) ([]Location, error)
+	LocationsByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]Location, error)
+	// Items by SKU, by ID and by barcode, each with all its barcodes.
+	ItemsBySKU(ctx context.Context, tenantID uuid.UUID, skus []string) ([]Item, error)
+	ItemsByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]Item, error)
+	// ItemsByBarcode maps each known barcode among barcodes to its item.
+	ItemsByBarcode(ctx context.Context, tenantID uuid.UUID, barcodes []string) (map[string]Item, error)
+	BatchesByCode(ctx context.Context, tenantID uuid.UUID, refs []BatchRef) ([]Batch, error)
+	BatchesByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]Batch, error)
+
+	// LookupOps is the merge's one deduplication query: the canonical op
+	// log entries of the device with fromSeq <= seq <= toSeq, and the
+	// canonical entries (of any device of the tenant) whose op_id is in
+	// opIDs. Non-canonical entries in the seq range are returned too.
+	LookupOps(ctx context.Context, tenantID, deviceID uuid.UUID, fromSeq, toSeq int64, opIDs []uuid.UUID) ([]OpRecord, error)
+	// Balances returns the on-hand quantity of each key that has a
+	// balance row; missing keys are zero.
+	Balances(ctx context.Context, tenantID uuid.UUID, keys []Key) (map[Key]int64, error)
+	// StockAsOf sums the movements of key whose effective time is at or
+	// before at.
+	StockAsOf(ctx context.Context, tenantID uuid.UUID, key Key, at time.Time) (int64, error)
+	// MovementsBetween returns the movements of key with from <= effective
+	// time <= to, ordered by position.
+	MovementsBetween(ctx context.Context, tenantID uuid.UUID, key Key, from, to time.Time) ([]Movement, error)
+	// MovementsOfOp returns the movements produced by, or correcting, an
+	// operation (OpID or Corrects equal to opID), ordered by position.
+	MovementsOfOp(ctx context.Context, tenantID, opID uuid.UUID) ([]Movement, error)
+	// OrderLines returns the lines of the given orders.
+	OrderLines(ctx context.Context, tenantID uuid.UUID, orders []string) ([]OrderLine, error)
+	// CountsOnKeys returns the posted counts on the keys.
+	CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []Key) ([]CountRecord, error)
+	// OpenReviews returns the open reviews on any of the keys or orders.
+	OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []Key, orders []string) ([]Review, error)
+	Review(ctx context.Context, tenantID, reviewID uuid.UUID) (Review, error)
+
+	// Queries for people and integrations.
+	QueryBalances(ctx context.Context, tenantID uuid.UUID, f BalanceFilter) ([]BalanceRow, error)
+	QueryMovements(ctx context.Context, tenantID uuid.UUID, f MovementFilter) ([]MovementRow, error)
+	QueryReviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter) ([]Review, error)
+	QueryOpLog(ctx context.Context, tenantID uuid.UUID, f OpLogFilter) ([]OpLogEntry, error)
+
+	// CheckConsistency returns every discrepancy between the stored state
+	// and what the movements imply (see Discrepancy).
+	CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]Discrepancy, error)
+}
+
+// Tx is a read-write transaction holding one tenant's ledger lock.
+type Tx interface {
+	ReadTx
+	// Ledger returns the tenant's counters as read under the lock.
+	Ledger() LedgerState
+	// SetLedger stores the tenant's counters.
+	SetLedger(ctx context.Context, s LedgerState) error
+	UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Settings) error
+
+	// Upserts by ID: the ledger assigns IDs and looks up natural keys first.
+	UpsertWarehouses(ctx context.Context, rows []Warehouse) error
+	UpsertLocations(ctx context.Context, rows []Location) error
+	// UpsertItems writes the items and adds their barcodes (a barcode
+	// already on another item moves to this one).
+	UpsertItems(ctx context.Context, rows []Item) error
+	UpsertBatches(ctx context.Context, rows []Batch) error
+
+	InsertDevice(ctx context.Context, d Device) error
+	// UpdateDevice stores AckedSeq, ClockOffset, LastSeenAt and RevokedAt.
+	UpdateDevice(ctx context.Context, d Device) error
+
+	InsertOps(ctx context.Context, rows []OpRecord) error
+	// MarkOpsPosted sets Posted on canonical op log entries.
+	MarkOpsPosted(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) error
+	InsertOpConflicts(ctx context.Context, rows []OpConflict) error
+	InsertMovements(ctx context.Context, rows []Movement) error
+	// AddBalances adds each delta to its balance, creating it at zero if
+	// needed, in the order given (sorted by key), stamping change.
+	AddBalances(ctx context.Context, tenantID uuid.UUID, change int64, deltas []BalanceDelta) error
+	// UpsertOrderLines writes the full lines (not deltas).
+	UpsertOrderLines(ctx context.Context, tenantID uuid.UUID, rows []OrderLine) error
+	UpsertCounts(ctx context.Context, tenantID uuid.UUID, rows []CountRecord) error
+	// UpsertReviews writes the reviews and adds any new ReviewOps.
+	UpsertReviews(ctx context.Context, rows []Review) error
+}
+
+// BatchRef names a batch by its item and code.
+type BatchRef struct {
+	ItemID uuid.UUID
+	Code   string
+}
+
+// BalanceFilter selects balances. Empty fields select everything.
+type BalanceFilter struct {
+	Warehouse string
+	Location  string
+	SKU       string
+	Batch     string
+	// AsOf, when set, derives stock as of this effective time from the
+	// movements instead of reading current balances.
+	AsOf time.Time
+	// NonZero leaves out keys whose quantity is zero.
+	NonZero bool
+}
+
+// BalanceRow is a balance with its human-readable key.
+type BalanceRow struct {
+	Key
+	Warehouse string
+	Location  string
+	SKU       string
+	Batch     string
+	OnHand    int64
+}
+
+// MovementFilter selects movements; at least one field is usually set.
+type MovementFilter struct {
+	Warehouse string
+	Location  string
+	SKU       string
+	Batch     string
+	Order     string
+	OpID      uuid.UUID
+	// AfterPosition pages: only positions greater than it.
+	AfterPosition int64
+	Limit         int
+}
+
+// MovementRow is a movement with its human-readable key.
+type MovementRow struct {
+	Movement
+	Warehouse string
+	Location  string
+	SKU       string
+	Batch     string
+}
+
+// ReviewFilter selects reviews. Empty fields select everything.
+type ReviewFilter struct {
+	Status   ReviewStatus
+	Kind     ReviewKind
+	DeviceID uuid.UUID
+	OpID     uuid.UUID
+	Limit    int
+}
+
+// OpLogFilter selects op log entries of a device (or all devices when
+// DeviceID is Nil), ordered by device and seq; conflicts are included.
+type OpLogFilter struct {
+	DeviceID uuid.UUID
+	Status   Status
+	AfterSeq int64
+	Limit    int
+}
+
+// OpLogEntry is an op log row as people see it. Conflict is true for an
+// op_conflict kept apart because its seq was taken.
+type OpLogEntry struct {
+	OpRecord
+	Conflict bool
+}
+
+// Discrepancy is one thing the consistency check found wrong.
+type Discrepancy struct {
+	// Kind is balance_mismatch, missing_movements, position_gap or
+	// counter_behind.
+	Kind    string
+	Key     Key
+	OpID    uuid.UUID
+	Want    int64
+	Got     int64
+	Message string
+}
