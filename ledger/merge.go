@@ -107,7 +107,6 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 			bySeq[r.Seq] = r
 		}
 		if r.Canonical {
-			r := r
 			m.opsByID[r.OpID] = &r
 		}
 	}

@@ -184,7 +184,8 @@ func (w *work) applyPick(oc *opCtx) error {
 		})
 		oc.flag(r, fmt.Sprintf("batch %s expired on %s", b.Code, FormatDate(b.Expiry)))
 	}
-	if _, err := w.post(oc, k, -oc.op.Qty, MovePick); err != nil {
+	mv, err := w.post(oc, k, -oc.op.Qty, MovePick)
+	if err != nil {
 		return err
 	}
 	if oc.op.Order == "" {
@@ -195,7 +196,7 @@ func (w *work) applyPick(oc *opCtx) error {
 		return err
 	}
 	if line.Shipped == 0 && line.FirstPosition == 0 {
-		line.FirstPosition = w.state.NextPosition - 1
+		line.FirstPosition = mv.Position
 	}
 	line.Shipped += oc.op.Qty
 	return w.recheckReturns(oc.op.OpID, oc.op.Order, oc.item.ID)

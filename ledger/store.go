@@ -199,10 +199,27 @@ type OpLogEntry struct {
 	Conflict bool
 }
 
+// Discrepancy kinds reported by CheckConsistency, with what Want and Got
+// hold for each.
+const (
+	// DiscrepancyBalanceMismatch: a balance differs from the sum of its
+	// key's movements, or a key whose movements sum to non-zero has no
+	// balance. Want is the sum, Got the balance (0 when missing).
+	DiscrepancyBalanceMismatch = "balance_mismatch"
+	// DiscrepancyMissingMovements: a canonical operation marked posted has
+	// no movement with its op_id. OpID names it.
+	DiscrepancyMissingMovements = "missing_movements"
+	// DiscrepancyPositionGap: positions are not exactly 1..N. One per gap:
+	// Want is the first missing position, Got the next position present.
+	DiscrepancyPositionGap = "position_gap"
+	// DiscrepancyCounterBehind: the tenant's next position is not one past
+	// the highest position. Want is highest+1, Got the counter.
+	DiscrepancyCounterBehind = "counter_behind"
+)
+
 // Discrepancy is one thing the consistency check found wrong.
 type Discrepancy struct {
-	// Kind is balance_mismatch, missing_movements, position_gap or
-	// counter_behind.
+	// Kind is one of the Discrepancy* constants.
 	Kind    string
 	Key     Key
 	OpID    uuid.UUID

@@ -432,7 +432,6 @@ func (w *work) preloadOrders(orders []string) error {
 		w.orders[o] = map[lineRef]*OrderLine{}
 	}
 	for _, l := range rows {
-		l := l
 		w.orders[l.Order][lineRef{l.ItemID, l.BatchID}] = &l
 	}
 	return nil
@@ -497,7 +496,6 @@ func (w *work) preloadCounts(keys []Key) error {
 		w.counts[k] = []*CountRecord{}
 	}
 	for _, c := range rows {
-		c := c
 		w.counts[c.Key] = append(w.counts[c.Key], &c)
 	}
 	for _, k := range missing {
@@ -554,7 +552,6 @@ func (w *work) preloadReviews(keys []Key, orders []string) error {
 	}
 	for _, r := range rows {
 		if _, ok := w.reviews[r.ID]; !ok {
-			r := r
 			w.reviews[r.ID] = &r
 		}
 	}
@@ -646,7 +643,6 @@ func (w *work) opRecord(opID uuid.UUID) (*OpRecord, error) {
 	}
 	for _, r := range rows {
 		if r.Canonical && r.OpID == opID {
-			r := r
 			w.opsByID[opID] = &r
 			return &r, nil
 		}
@@ -727,7 +723,7 @@ func (w *work) flush() error {
 		for _, d := range w.deltas {
 			deltas = append(deltas, *d)
 		}
-		sort.Slice(deltas, func(i, j int) bool { return deltas[i].Key.Less(deltas[j].Key) })
+		sort.Slice(deltas, func(i, j int) bool { return deltas[i].Less(deltas[j].Key) })
 		if err := tx.AddBalances(ctx, tid, change, deltas); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -186,7 +187,8 @@ func testSeqGap(t *testing.T, nf Factory) {
 	op.OpID, op.Seq, op.OccurredAt = uuid.Must(uuid.NewV7()), 5, f.clock.Now()
 	_, err := f.l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, Ops: []ledger.Operation{op}})
 	wantCode(t, err, ledger.CodeSeqGap)
-	if e, _ := err.(*ledger.Error); e == nil || e.AckedSeq != 1 {
+	var e *ledger.Error
+	if !errors.As(err, &e) || e.AckedSeq != 1 {
 		t.Fatalf("seq gap error = %#v, want AckedSeq 1", err)
 	}
 	// Non-contiguous seqs inside one request are malformed.

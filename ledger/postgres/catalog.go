@@ -64,6 +64,9 @@ func (r *readTx) Tenants(ctx context.Context) ([]ledger.Tenant, error) {
 
 // UpdateSettings stores a tenant's settings. Returns CodeNotFound.
 func (w *writeTx) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s ledger.Settings) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
 	tag, err := w.q.Exec(ctx, `UPDATE tenants SET count_variance_threshold = $2, clock_uncertainty = $3 WHERE tenant_id = $1`,
 		tenantID, s.CountVarianceThreshold, micros(s.ClockUncertainty))
 	if err != nil {
@@ -119,6 +122,9 @@ func (r *readTx) Devices(ctx context.Context, tenantID uuid.UUID) ([]ledger.Devi
 // InsertDevice adds a device. Returns CodeConflict if its ID or batch
 // prefix is taken in the tenant.
 func (w *writeTx) InsertDevice(ctx context.Context, d ledger.Device) error {
+	if err := w.locked(d.TenantID); err != nil {
+		return err
+	}
 	_, err := w.q.Exec(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		d.TenantID, d.ID, d.WarehouseID, d.Name, d.BatchPrefix, d.AckedSeq, micros(d.ClockOffset),
 		nullTime(d.LastSeenAt), d.CreatedAt, nullTime(d.RevokedAt))
@@ -128,6 +134,9 @@ func (w *writeTx) InsertDevice(ctx context.Context, d ledger.Device) error {
 // UpdateDevice stores AckedSeq, ClockOffset, LastSeenAt and RevokedAt.
 // Returns CodeNotFound.
 func (w *writeTx) UpdateDevice(ctx context.Context, d ledger.Device) error {
+	if err := w.locked(d.TenantID); err != nil {
+		return err
+	}
 	tag, err := w.q.Exec(ctx, `UPDATE devices SET acked_seq = $3, clock_offset = $4, last_seen_at = $5, revoked_at = $6
 		WHERE tenant_id = $1 AND device_id = $2`,
 		d.TenantID, d.ID, d.AckedSeq, micros(d.ClockOffset), nullTime(d.LastSeenAt), nullTime(d.RevokedAt))
@@ -174,6 +183,9 @@ func (r *readTx) Warehouses(ctx context.Context, tenantID uuid.UUID, codes []str
 // UpsertWarehouses writes warehouses by ID. Returns CodeConflict if a code
 // is taken by another warehouse.
 func (w *writeTx) UpsertWarehouses(ctx context.Context, rows []ledger.Warehouse) error {
+	if err := lockedRows(w, rows, func(r ledger.Warehouse) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(r ledger.Warehouse) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil
@@ -237,6 +249,9 @@ func (r *readTx) LocationsByID(ctx context.Context, tenantID uuid.UUID, ids []uu
 // UpsertLocations writes locations by ID. Returns CodeConflict if a code is
 // taken by another location of the warehouse.
 func (w *writeTx) UpsertLocations(ctx context.Context, rows []ledger.Location) error {
+	if err := lockedRows(w, rows, func(r ledger.Location) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(r ledger.Location) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil
@@ -328,6 +343,9 @@ func (r *readTx) ItemsByBarcode(ctx context.Context, tenantID uuid.UUID, barcode
 // stamped with the change too, so the pull feed sends both. Returns
 // CodeConflict if a SKU is taken by another item.
 func (w *writeTx) UpsertItems(ctx context.Context, rows []ledger.Item) error {
+	if err := lockedRows(w, rows, func(r ledger.Item) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(r ledger.Item) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil
@@ -454,6 +472,9 @@ func (r *readTx) BatchesByID(ctx context.Context, tenantID uuid.UUID, ids []uuid
 // UpsertBatches writes batches by ID. Returns CodeConflict if a code is
 // taken by another batch of the item.
 func (w *writeTx) UpsertBatches(ctx context.Context, rows []ledger.Batch) error {
+	if err := lockedRows(w, rows, func(r ledger.Batch) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(r ledger.Batch) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil

@@ -32,8 +32,8 @@ func keyArrays(keys []ledger.Key) (locs, items, batches []uuid.UUID) {
 const movementColumns = `m.tenant_id, m.position, m.location_id, m.item_id, m.batch_id, m.qty, m.kind, m.effective_at,
 	m.recorded_at, m.op_id, m.device_id, m.review_id, m.corrects, m.order_ref`
 
-// movementDest lists where scanMovement's columns go; extra destinations
-// (the human-readable codes of a MovementRow) are appended after them.
+// movementScan receives movementColumns, NULL-able ones through pgtype;
+// callers append destinations for any further columns to dest().
 type movementScan struct {
 	m                                  *ledger.Movement
 	opID, deviceID, reviewID, corrects pgtype.UUID
@@ -42,7 +42,7 @@ type movementScan struct {
 
 func (s *movementScan) dest() []any {
 	m := s.m
-	return []any{&m.TenantID, &m.Position, &m.LocationID, &m.ItemID, &m.BatchID, &m.Qty, &m.Kind, &m.EffectiveAt,
+	return []any{id(&m.TenantID), &m.Position, id(&m.LocationID), id(&m.ItemID), id(&m.BatchID), &m.Qty, &m.Kind, &m.EffectiveAt,
 		&m.RecordedAt, &s.opID, &s.deviceID, &s.reviewID, &s.corrects, &s.order}
 }
 
@@ -106,6 +106,9 @@ func (r *readTx) StockAsOf(ctx context.Context, tenantID uuid.UUID, key ledger.K
 // InsertMovements appends movements to the ledger: by COPY when there are
 // many, else by one INSERT. Returns CodeConflict if a position is taken.
 func (w *writeTx) InsertMovements(ctx context.Context, rows []ledger.Movement) error {
+	if err := lockedRows(w, rows, func(r ledger.Movement) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	if len(rows) == 0 {
 		return nil
 	}
@@ -171,7 +174,7 @@ func (r *readTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger
 	for rows.Next() {
 		var k ledger.Key
 		var n int64
-		if err := rows.Scan(&k.LocationID, &k.ItemID, &k.BatchID, &n); err != nil {
+		if err := rows.Scan(id(&k.LocationID), id(&k.ItemID), id(&k.BatchID), &n); err != nil {
 			return nil, fmt.Errorf("select balances: %w", err)
 		}
 		out[k] = n
@@ -187,6 +190,9 @@ func (r *readTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger
 // ledger sorts them by key) so concurrent writers, should there ever be
 // two on one key, lock rows in the same order and cannot deadlock.
 func (w *writeTx) AddBalances(ctx context.Context, tenantID uuid.UUID, change int64, deltas []ledger.BalanceDelta) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
 	if len(deltas) == 0 {
 		return nil
 	}
@@ -228,7 +234,7 @@ func (r *readTx) OrderLines(ctx context.Context, tenantID uuid.UUID, orders []st
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.OrderLine, error) {
 		var l ledger.OrderLine
-		err := row.Scan(&l.Order, &l.ItemID, &l.BatchID, &l.Shipped, &l.Returned, &l.FirstPosition)
+		err := row.Scan(&l.Order, id(&l.ItemID), id(&l.BatchID), &l.Shipped, &l.Returned, &l.FirstPosition)
 		return l, err
 	})
 	if err != nil {
@@ -239,6 +245,9 @@ func (r *readTx) OrderLines(ctx context.Context, tenantID uuid.UUID, orders []st
 
 // UpsertOrderLines writes the full lines (not deltas).
 func (w *writeTx) UpsertOrderLines(ctx context.Context, tenantID uuid.UUID, rows []ledger.OrderLine) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
 	type lineKey struct {
 		order       string
 		item, batch uuid.UUID
@@ -289,7 +298,7 @@ func (r *readTx) CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []le
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.CountRecord, error) {
 		var c ledger.CountRecord
-		err := row.Scan(&c.OpID, &c.DeviceID, &c.LocationID, &c.ItemID, &c.BatchID, &c.EffectiveAt, &c.Counted, &c.Expected, &c.Adjusted)
+		err := row.Scan(id(&c.OpID), id(&c.DeviceID), id(&c.LocationID), id(&c.ItemID), id(&c.BatchID), &c.EffectiveAt, &c.Counted, &c.Expected, &c.Adjusted)
 		return c, err
 	})
 	if err != nil {
@@ -300,6 +309,9 @@ func (r *readTx) CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []le
 
 // UpsertCounts writes posted counts by op_id.
 func (w *writeTx) UpsertCounts(ctx context.Context, tenantID uuid.UUID, rows []ledger.CountRecord) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(c ledger.CountRecord) uuid.UUID { return c.OpID })
 	if len(rows) == 0 {
 		return nil
@@ -410,7 +422,7 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.BalanceRow, error) {
 		var b ledger.BalanceRow
-		err := row.Scan(&b.LocationID, &b.ItemID, &b.BatchID, &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand)
+		err := row.Scan(id(&b.LocationID), id(&b.ItemID), id(&b.BatchID), &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand)
 		return b, err
 	})
 	if err != nil {
@@ -487,7 +499,7 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 		return nil, fmt.Errorf("check balances: %w", err)
 	}
 	mismatches, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Discrepancy, error) {
-		d := ledger.Discrepancy{Kind: "balance_mismatch"}
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyBalanceMismatch}
 		var hasBalance bool
 		if err := row.Scan(&d.Key.LocationID, &d.Key.ItemID, &d.Key.BatchID, &d.Want, &d.Got, &hasBalance); err != nil {
 			return d, err
@@ -515,7 +527,7 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 		return nil, fmt.Errorf("check posted ops: %w", err)
 	}
 	missing, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Discrepancy, error) {
-		d := ledger.Discrepancy{Kind: "missing_movements"}
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyMissingMovements}
 		var device uuid.UUID
 		var seq int64
 		if err := row.Scan(&d.OpID, &device, &seq); err != nil {
@@ -529,38 +541,43 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 	}
 	out = append(out, missing...)
 
-	// Positions are the primary key, so they are distinct: they are
-	// exactly 1..N when the lowest is 1 and the highest is N.
-	var count, lowest, highest, next int64
-	var firstGap pgtype.Int8
+	// One discrepancy per gap in 1..N: Want the first missing position,
+	// Got the next position present.
+	gaps, err := r.q.Query(ctx, `
+		SELECT prev + 1, position FROM (
+			SELECT position, coalesce(lag(position) OVER (ORDER BY position), 0) AS prev
+			FROM movements WHERE tenant_id = $1) x
+		WHERE position <> prev + 1
+		ORDER BY position`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("check positions: %w", err)
+	}
+	for gaps.Next() {
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyPositionGap}
+		if err := gaps.Scan(&d.Want, &d.Got); err != nil {
+			gaps.Close()
+			return nil, fmt.Errorf("check positions: %w", err)
+		}
+		d.Message = fmt.Sprintf("positions %d to %d are missing", d.Want, d.Got-1)
+		out = append(out, d)
+	}
+	gaps.Close()
+	if err := gaps.Err(); err != nil {
+		return nil, fmt.Errorf("check positions: %w", err)
+	}
+	var highest, next int64
 	err = r.q.QueryRow(ctx, `
-		SELECT p.n, p.lo, p.hi, t.next_position,
-		       CASE WHEN p.n > 0 AND (p.lo <> 1 OR p.hi <> p.n) THEN
-		         (SELECT min(x.prev + 1) FROM (
-		            SELECT position, coalesce(lag(position) OVER (ORDER BY position), 0) AS prev
-		            FROM movements WHERE tenant_id = $1) x
-		          WHERE x.position <> x.prev + 1)
-		       END
-		FROM tenants t,
-		     LATERAL (SELECT count(*) AS n, coalesce(min(position), 0) AS lo, coalesce(max(position), 0) AS hi
-		              FROM movements WHERE tenant_id = $1) p
-		WHERE t.tenant_id = $1`, tenantID).Scan(&count, &lowest, &highest, &next, &firstGap)
+		SELECT coalesce((SELECT max(position) FROM movements WHERE tenant_id = $1), 0), t.next_position
+		FROM tenants t WHERE t.tenant_id = $1`, tenantID).Scan(&highest, &next)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
 		}
 		return nil, fmt.Errorf("check positions: %w", err)
 	}
-	if count > 0 && (lowest != 1 || highest != count) {
-		out = append(out, ledger.Discrepancy{
-			Kind: "position_gap", Want: count, Got: highest,
-			Message: fmt.Sprintf("%d movements have positions %d..%d, not 1..%d; position %d is missing",
-				count, lowest, highest, count, firstGap.Int64),
-		})
-	}
 	if next != highest+1 {
 		out = append(out, ledger.Discrepancy{
-			Kind: "counter_behind", Want: highest + 1, Got: next,
+			Kind: ledger.DiscrepancyCounterBehind, Want: highest + 1, Got: next,
 			Message: fmt.Sprintf("next position is %d but the highest position is %d", next, highest),
 		})
 	}

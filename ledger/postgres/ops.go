@@ -25,7 +25,7 @@ func scanOp(row pgx.CollectableRow) (ledger.OpRecord, error) {
 	var o ledger.OpRecord
 	var effective pgtype.Timestamptz
 	var result []byte
-	if err := row.Scan(&o.TenantID, &o.DeviceID, &o.Seq, &o.OpID, &o.Kind, &o.Payload, &o.PayloadHash,
+	if err := row.Scan(id(&o.TenantID), id(&o.DeviceID), &o.Seq, id(&o.OpID), &o.Kind, &o.Payload, &o.PayloadHash,
 		&o.ReceivedAt, &effective, &result, &o.Canonical, &o.Posted); err != nil {
 		return o, err
 	}
@@ -63,6 +63,9 @@ func (r *readTx) LookupOps(ctx context.Context, tenantID, deviceID uuid.UUID, fr
 // InsertOps appends entries to the op log. Returns CodeConflict if a
 // device's seq, or a canonical op_id, is already taken.
 func (w *writeTx) InsertOps(ctx context.Context, rows []ledger.OpRecord) error {
+	if err := lockedRows(w, rows, func(r ledger.OpRecord) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	if len(rows) == 0 {
 		return nil
 	}
@@ -119,6 +122,9 @@ func (w *writeTx) InsertOps(ctx context.Context, rows []ledger.OpRecord) error {
 
 // MarkOpsPosted sets posted on the canonical op log entries with the IDs.
 func (w *writeTx) MarkOpsPosted(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
 	if len(opIDs) == 0 {
 		return nil
 	}
@@ -133,6 +139,9 @@ func (w *writeTx) MarkOpsPosted(ctx context.Context, tenantID uuid.UUID, opIDs [
 // InsertOpConflicts stores rejected operations whose seq was taken.
 // Returns CodeConflict if a conflict ID is reused.
 func (w *writeTx) InsertOpConflicts(ctx context.Context, rows []ledger.OpConflict) error {
+	if err := lockedRows(w, rows, func(r ledger.OpConflict) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	if len(rows) == 0 {
 		return nil
 	}
@@ -208,7 +217,7 @@ func (r *readTx) QueryOpLog(ctx context.Context, tenantID uuid.UUID, f ledger.Op
 		SELECT tenant_id, device_id, seq, op_id, kind, payload, payload_hash, received_at, NULL, result,
 		       false, false, true, conflict_id
 		FROM op_conflicts WHERE tenant_id = $1` + where.String() + `
-		ORDER BY device_id, seq, conflict DESC`
+		ORDER BY device_id, seq, conflict, received_at, conflict_id`
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
 		sql += ` LIMIT $` + strconv.Itoa(len(args))
@@ -222,7 +231,7 @@ func (r *readTx) QueryOpLog(ctx context.Context, tenantID uuid.UUID, f ledger.Op
 		var effective pgtype.Timestamptz
 		var result []byte
 		var conflictID pgtype.UUID
-		if err := row.Scan(&e.TenantID, &e.DeviceID, &e.Seq, &e.OpID, &e.Kind, &e.Payload, &e.PayloadHash,
+		if err := row.Scan(id(&e.TenantID), id(&e.DeviceID), &e.Seq, id(&e.OpID), &e.Kind, &e.Payload, &e.PayloadHash,
 			&e.ReceivedAt, &effective, &result, &e.Canonical, &e.Posted, &e.Conflict, &conflictID); err != nil {
 			return e, err
 		}

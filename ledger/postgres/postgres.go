@@ -46,6 +46,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 			Name: "timestamptz", OID: pgtype.TimestamptzOID,
 			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
 		})
+		registerUUID(c.TypeMap())
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -174,6 +175,28 @@ func (w *writeTx) SetLedger(ctx context.Context, s ledger.LedgerState) error {
 		return fmt.Errorf("update ledger counters: %w", err)
 	}
 	w.state = s
+	return nil
+}
+
+// locked returns an error unless every id is the tenant whose lock w
+// holds: writing another tenant's rows would bypass that tenant's lock, and
+// is a bug in the caller.
+func (w *writeTx) locked(ids ...uuid.UUID) error {
+	for _, t := range ids {
+		if t != w.tenantID {
+			return fmt.Errorf("write to tenant %s in a transaction that holds the lock of tenant %s", t, w.tenantID)
+		}
+	}
+	return nil
+}
+
+// lockedRows is locked for the tenant of every row.
+func lockedRows[T any](w *writeTx, rows []T, tenant func(T) uuid.UUID) error {
+	for _, r := range rows {
+		if err := w.locked(tenant(r)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

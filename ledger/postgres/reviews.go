@@ -30,8 +30,8 @@ func scanReview(row pgx.CollectableRow) (ledger.Review, error) {
 	var order pgtype.Text
 	var evidence, suggestions, resolution []byte
 	var opIDs, deviceIDs []uuid.UUID
-	if err := row.Scan(&rv.TenantID, &rv.ID, &rv.Kind, &rv.Severity, &rv.Status, &rv.OpID, &rv.DeviceID,
-		&rv.LocationID, &rv.ItemID, &rv.BatchID, &order, &evidence, &suggestions, &resolution, &rv.OpenedAt, &rv.Changed,
+	if err := row.Scan(id(&rv.TenantID), id(&rv.ID), &rv.Kind, &rv.Severity, &rv.Status, id(&rv.OpID), id(&rv.DeviceID),
+		id(&rv.LocationID), id(&rv.ItemID), id(&rv.BatchID), &order, &evidence, &suggestions, &resolution, &rv.OpenedAt, &rv.Changed,
 		&opIDs, &deviceIDs); err != nil {
 		return rv, err
 	}
@@ -135,6 +135,9 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 // others keep the order in which they were added, whether the caller passes
 // a review's full Ops or only the new ones.
 func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error {
+	if err := lockedRows(w, rows, func(r ledger.Review) uuid.UUID { return r.TenantID }); err != nil {
+		return err
+	}
 	rows = lastByKey(rows, func(r ledger.Review) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil

@@ -84,9 +84,6 @@ func TestTenants(t *testing.T) {
 
 	settings := ledger.Settings{CountVarianceThreshold: 10, ClockUncertainty: 5 * time.Minute}
 	f.write(t, func(tx ledger.Tx) error { return tx.UpdateSettings(ctx, f.tenant.ID, settings) })
-	wantCode(t, "settings of unknown tenant", s.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
-		return tx.UpdateSettings(ctx, newID(), settings)
-	}), ledger.CodeNotFound)
 	f.read(t, func(tx ledger.ReadTx) error {
 		got, err := tx.Tenant(ctx, f.tenant.ID)
 		mustEqual(t, "settings", got.Settings, settings)
@@ -299,6 +296,35 @@ func TestWriteRollsBackOnError(t *testing.T) {
 		mustEqual(t, "warehouses after rollback", len(whs), 1)
 		return err
 	})
+}
+
+func TestWriteRefusesOtherTenants(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	other := ledger.Tenant{ID: newID(), Slug: "other", Name: "Other", Settings: ledger.DefaultSettings, CreatedAt: f.t0}
+	if err := f.store.CreateTenant(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	writes := []struct {
+		name string
+		fn   func(tx ledger.Tx) error
+	}{
+		{"rows", func(tx ledger.Tx) error {
+			return tx.UpsertWarehouses(ctx, []ledger.Warehouse{{TenantID: other.ID, ID: newID(), Code: "X"}})
+		}},
+		{"tenant argument", func(tx ledger.Tx) error {
+			return tx.AddBalances(ctx, other.ID, 1, []ledger.BalanceDelta{{Key: ledger.Key{LocationID: newID()}, Delta: 1}})
+		}},
+	}
+	for _, w := range writes {
+		wantCode(t, w.name, f.store.Write(ctx, f.tenant.ID, w.fn), ledger.CodeInternal)
+	}
+	var n int
+	if err := f.store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM warehouses WHERE tenant_id = $1) + (SELECT count(*) FROM balances WHERE tenant_id = $1)`,
+		other.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "rows written to the other tenant", n, 0)
 }
 
 // TestConcurrentWritesSerialize has goroutines read, increment and store

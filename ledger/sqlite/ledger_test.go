@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"stocksync/ledger"
-	"stocksync/ledger/sqlite"
 )
 
 func (b *bundle) op(dev ledger.Device, seq int64, opID uuid.UUID, canonical bool, status ledger.Status) ledger.OpRecord {
@@ -467,13 +466,13 @@ func TestCheckConsistency(t *testing.T) {
 	mustExec(`UPDATE balances SET on_hand = on_hand + 3 WHERE tenant_id = ? AND item_id = ?`, tid, b.bolt.ID)
 	mustExec(`DELETE FROM balances WHERE tenant_id = ? AND item_id = ?`, tid, b.widget.ID)
 	ds := check()
-	equal(t, "kinds", kinds(ds), []string{sqlite.BalanceMismatch})
+	equal(t, "kinds", kinds(ds), []string{ledger.DiscrepancyBalanceMismatch})
 	equal(t, "mismatch", [3]any{ds[0].Key, ds[0].Want, ds[0].Got}, [3]any{kb, int64(4), int64(7)})
 	// kw's movements sum to zero: a missing row there is no discrepancy.
 	b.post(t, b.movement(4, kw, 2, o1.OpID))
 	mustExec(`DELETE FROM balances WHERE tenant_id = ? AND item_id = ?`, tid, b.widget.ID)
 	ds = check()
-	equal(t, "kinds", kinds(ds), []string{sqlite.BalanceMismatch, sqlite.BalanceMismatch})
+	equal(t, "kinds", kinds(ds), []string{ledger.DiscrepancyBalanceMismatch, ledger.DiscrepancyBalanceMismatch})
 	var missing ledger.Discrepancy
 	for _, d := range ds {
 		if d.Key == kw {
@@ -494,14 +493,14 @@ func TestCheckConsistency(t *testing.T) {
 	o4 := b.op(b.dev, 4, o1.OpID, false, ledger.StatusApplied)
 	b.write(t, func(tx ledger.Tx) error { return tx.InsertOps(b.ctx, []ledger.OpRecord{o2, o3, o4}) })
 	ds = check()
-	equal(t, "missing movements", [2]any{kinds(ds), ds[0].OpID}, [2]any{[]string{sqlite.MissingMovements}, o2.OpID})
+	equal(t, "missing movements", [2]any{kinds(ds), ds[0].OpID}, [2]any{[]string{ledger.DiscrepancyMissingMovements}, o2.OpID})
 	mustExec(`UPDATE ops SET posted = 0 WHERE tenant_id = ? AND op_id = ?`, tid, o2.OpID)
 
 	// A position gap (6 and 7 missing) and a counter that is behind.
 	b.post(t, b.movement(5, kw, 1, o1.OpID), b.movement(8, kw, 1, o1.OpID))
 	mustExec(`UPDATE tenants SET next_position = 3 WHERE tenant_id = ?`, tid)
 	ds = check()
-	equal(t, "kinds", kinds(ds), []string{sqlite.PositionGap, sqlite.CounterBehind})
+	equal(t, "kinds", kinds(ds), []string{ledger.DiscrepancyPositionGap, ledger.DiscrepancyCounterBehind})
 	equal(t, "gap", [2]int64{ds[0].Want, ds[0].Got}, [2]int64{6, 8})
 	equal(t, "counter", [2]int64{ds[1].Want, ds[1].Got}, [2]int64{9, 3})
 
@@ -509,7 +508,7 @@ func TestCheckConsistency(t *testing.T) {
 	mustExec(`DELETE FROM movements WHERE tenant_id = ? AND position < 5`, tid)
 	mustExec(`UPDATE tenants SET next_position = 9 WHERE tenant_id = ?`, tid)
 	ds = check()
-	gaps := slices.DeleteFunc(ds, func(d ledger.Discrepancy) bool { return d.Kind != sqlite.PositionGap })
+	gaps := slices.DeleteFunc(ds, func(d ledger.Discrepancy) bool { return d.Kind != ledger.DiscrepancyPositionGap })
 	equal(t, "gaps", len(gaps), 2)
 	equal(t, "leading gap", [2]int64{gaps[0].Want, gaps[0].Got}, [2]int64{1, 5})
 }

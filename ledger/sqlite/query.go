@@ -100,10 +100,12 @@ func (r *readTx) QueryMovements(ctx context.Context, tenantID uuid.UUID, f ledge
 	w.add("m.tenant_id = ?", tenantID)
 	addKeyNames(&w, f.Warehouse, f.Location, f.SKU, f.Batch)
 	if f.Order != "" {
-		w.add("m.order_ref = ?", f.Order)
+		// As a plain condition SQLite would rather walk the tenant's
+		// movements in position order than use movements_order and sort.
+		w.add("m.rowid IN (SELECT rowid FROM movements WHERE tenant_id = ? AND order_ref = ?)", tenantID, f.Order)
 	}
 	if f.OpID != uuid.Nil {
-		w.add("(m.op_id = ? OR m.corrects = ?)", f.OpID, f.OpID)
+		w.add("m.rowid IN ("+movementsOfOp+")", tenantID, f.OpID, tenantID, f.OpID)
 	}
 	if f.AfterPosition > 0 {
 		w.add("m.position > ?", f.AfterPosition)
@@ -199,14 +201,6 @@ func (r *readTx) QueryOpLog(ctx context.Context, tenantID uuid.UUID, f ledger.Op
 	return rows, nil
 }
 
-// Discrepancy kinds of CheckConsistency.
-const (
-	BalanceMismatch  = "balance_mismatch"
-	MissingMovements = "missing_movements"
-	PositionGap      = "position_gap"
-	CounterBehind    = "counter_behind"
-)
-
 // CheckConsistency compares the stored state with what the movements imply,
 // each check one set-based query:
 //
@@ -223,7 +217,7 @@ const (
 func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]ledger.Discrepancy, error) {
 	var out []ledger.Discrepancy
 	mismatches, err := queryRows(ctx, r.tx, func(sc scanner) (ledger.Discrepancy, error) {
-		d := ledger.Discrepancy{Kind: BalanceMismatch}
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyBalanceMismatch}
 		err := sc.Scan(&d.Key.LocationID, &d.Key.ItemID, &d.Key.BatchID, &d.Want, &d.Got)
 		d.Message = fmt.Sprintf("balance of location %s item %s batch %s is %d, its movements sum to %d",
 			d.Key.LocationID, d.Key.ItemID, d.Key.BatchID, d.Got, d.Want)
@@ -249,7 +243,7 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 	out = append(out, mismatches...)
 
 	missing, err := queryRows(ctx, r.tx, func(sc scanner) (ledger.Discrepancy, error) {
-		d := ledger.Discrepancy{Kind: MissingMovements}
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyMissingMovements}
 		var device uuid.UUID
 		var seq int64
 		err := sc.Scan(&d.OpID, &device, &seq)
@@ -265,7 +259,7 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 	out = append(out, missing...)
 
 	gaps, err := queryRows(ctx, r.tx, func(sc scanner) (ledger.Discrepancy, error) {
-		d := ledger.Discrepancy{Kind: PositionGap}
+		d := ledger.Discrepancy{Kind: ledger.DiscrepancyPositionGap}
 		err := sc.Scan(&d.Want, &d.Got)
 		if d.Want == d.Got-1 {
 			d.Message = fmt.Sprintf("position %d is missing", d.Want)
@@ -294,7 +288,7 @@ func (r *readTx) CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]le
 		return nil, fmt.Errorf("check counters of tenant %s: %w", tenantID, err)
 	}
 	if next != last+1 {
-		out = append(out, ledger.Discrepancy{Kind: CounterBehind, Want: last + 1, Got: next,
+		out = append(out, ledger.Discrepancy{Kind: ledger.DiscrepancyCounterBehind, Want: last + 1, Got: next,
 			Message: fmt.Sprintf("next position is %d, the last movement is at %d", next, last)})
 	}
 	return out, nil

@@ -427,12 +427,18 @@ func (r *readTx) MovementsBetween(ctx context.Context, tenantID uuid.UUID, key l
 	return ms, nil
 }
 
+// movementsOfOp selects the rowids of the movements produced by or
+// correcting an operation. Written as OR, SQLite prefers walking the tenant's
+// movements in position order; the UNION makes it two index lookups.
+const movementsOfOp = `SELECT rowid FROM movements WHERE tenant_id = ? AND op_id = ?
+	UNION SELECT rowid FROM movements WHERE tenant_id = ? AND corrects = ?`
+
 // MovementsOfOp returns the movements produced by or correcting opID,
-// ordered by position. Each side of the OR is a full index lookup.
+// ordered by position.
 func (r *readTx) MovementsOfOp(ctx context.Context, tenantID, opID uuid.UUID) ([]ledger.Movement, error) {
 	ms, err := queryRows(ctx, r.tx, withTenant(tenantID, scanMovement, setMovementTenant),
 		`SELECT `+movementCols+` FROM movements m
-		WHERE (m.tenant_id = ? AND m.op_id = ?) OR (m.tenant_id = ? AND m.corrects = ?)
+		WHERE m.rowid IN (`+movementsOfOp+`)
 		ORDER BY m.position`, tenantID, opID, tenantID, opID)
 	if err != nil {
 		return nil, fmt.Errorf("read movements of op %s: %w", opID, err)

@@ -36,19 +36,17 @@ import (
 // writers are serialized by SQLite's write lock, which also serializes them
 // against other processes that open the same file.
 type Store struct {
-	path   string
 	writer *sql.DB
 	reader *sql.DB
 }
 
 var _ ledger.Store = (*Store)(nil)
 
-// writerPragmas are set on the writer connection. journal_mode is persistent
-// in the file, so setting it here once also covers the readers. synchronous
-// NORMAL is durable across application crashes in WAL mode and loses at most
-// the last transactions on power loss, the usual trade for a server.
+// writerPragmas are set on the writer connection. synchronous NORMAL is
+// durable across application crashes in WAL mode and loses at most the last
+// transactions on power loss, the usual trade for a server. journal_mode is
+// not among them: see enableWAL.
 const writerPragmas = "_pragma=busy_timeout(10000)" +
-	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
 	"&_txlock=immediate"
@@ -59,25 +57,25 @@ const readerPragmas = "_pragma=busy_timeout(10000)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=query_only(1)"
 
-// Open opens (creating if needed) the SQLite database at path, creating its
+// Open opens (creating if needed) the SQLite database at file, creating its
 // parent directory, and applies every migration not yet applied.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+func Open(ctx context.Context, file string) (*Store, error) {
+	if file == "" || file == ":memory:" || strings.HasPrefix(file, "file:") {
 		// A memory database would differ between the writer and the reader
 		// pool, and a URI would need its own escaping rules.
-		return nil, fmt.Errorf("open sqlite ledger: %q is not a file path", path)
+		return nil, fmt.Errorf("open sqlite ledger: %q is not a file path", file)
 	}
-	if strings.ContainsRune(path, '?') {
+	if strings.ContainsRune(file, '?') {
 		// The driver splits its parameters off at the first '?'.
-		return nil, fmt.Errorf("open sqlite ledger: path %q must not contain '?'", path)
+		return nil, fmt.Errorf("open sqlite ledger: path %q must not contain '?'", file)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite ledger: create directory: %w", err)
 	}
-	s := &Store{path: path}
+	s := &Store{}
 	var err error
-	if s.writer, err = sql.Open("sqlite", path+"?"+writerPragmas); err != nil {
-		return nil, fmt.Errorf("open sqlite ledger %s: %w", path, err)
+	if s.writer, err = sql.Open("sqlite", file+"?"+writerPragmas); err != nil {
+		return nil, fmt.Errorf("open sqlite ledger %s: %w", file, err)
 	}
 	// One writer connection: in-process writers queue in database/sql for
 	// it, and other processes queue on the file lock (busy_timeout).
@@ -85,22 +83,26 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)
+	if err := s.enableWAL(ctx); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("open sqlite ledger %s: %w", file, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.writer.Close()
-		return nil, fmt.Errorf("migrate sqlite ledger %s: %w", path, err)
+		return nil, fmt.Errorf("migrate sqlite ledger %s: %w", file, err)
 	}
 	// The readers are opened after the migrations so the file is already in
 	// WAL mode when they connect.
-	if s.reader, err = sql.Open("sqlite", path+"?"+readerPragmas); err != nil {
+	if s.reader, err = sql.Open("sqlite", file+"?"+readerPragmas); err != nil {
 		s.writer.Close()
-		return nil, fmt.Errorf("open sqlite ledger %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite ledger %s: %w", file, err)
 	}
 	n := max(4, runtime.NumCPU())
 	s.reader.SetMaxOpenConns(n)
 	s.reader.SetMaxIdleConns(n)
 	if err := s.reader.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open sqlite ledger %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite ledger %s: %w", file, err)
 	}
 	return s, nil
 }
@@ -123,14 +125,43 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// enableWAL switches the file to WAL mode, which is persistent, so readers
+// opened later inherit it. It is not a DSN pragma because SQLite answers
+// SQLITE_BUSY at once, ignoring busy_timeout, when two connections switch a
+// new file's journal mode at the same time (two servers starting on one
+// file), and a DSN pragma failing fails the connection; here it is retried.
+func (s *Store) enableWAL(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := s.writer.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal mode is %q: the file system does not support WAL", mode)
+			}
+			return nil
+		}
+		var e *sqlite.Error
+		if !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return fmt.Errorf("enable WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// busyTimeout is how long a connection waits for a lock; it matches the
+// busy_timeout pragma.
+const busyTimeout = 10 * time.Second
+
 // migrate applies the embedded migrations in file-name order, each in its
 // own transaction. BEGIN IMMEDIATE takes the write lock before the applied
 // check, so two processes starting at once apply each file exactly once.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    TEXT PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
+	if err := s.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations.SQLite, "sqlite/*.sql")
@@ -143,6 +174,25 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable runs in a BEGIN IMMEDIATE transaction too, though it
+// is one statement: in autocommit it would read the schema under a shared
+// lock and then upgrade, and SQLite answers SQLITE_BUSY at once, without
+// waiting, to an upgrade that could deadlock with another opener.
+func (s *Store) createMigrationsTable(ctx context.Context) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    TEXT PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (s *Store) migrateFile(ctx context.Context, name string) error {
@@ -194,6 +244,9 @@ func (s *Store) CreateTenant(ctx context.Context, t ledger.Tenant) error {
 // SQLite's write lock is database-wide, so holding it is holding every
 // tenant's ledger lock, across processes too. Returns ledger.CodeNotFound if
 // the tenant does not exist, and fn's error unchanged.
+//
+// fn must not call Write again: there is one writer connection, and it is
+// taken. Calling Read from fn works, and sees the state before fn's writes.
 func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx) error) error {
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
