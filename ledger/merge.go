@@ -138,7 +138,7 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 		}
 		rec := &OpRecord{TenantID: m.tenantID(), DeviceID: m.dev.ID, Seq: op.Seq, OpID: op.OpID, Kind: op.Kind,
 			Payload: payload, PayloadHash: hash, ReceivedAt: m.now,
-			EffectiveAt: op.OccurredAt.Add(m.dev.ClockOffset).UTC().Truncate(time.Microsecond)}
+			EffectiveAt: m.effectiveAt(op)}
 		replayed := false
 		if prev, ok := m.opsByID[op.OpID]; ok {
 			// Known op_id under a new seq: a renumbered replay or a conflict.
@@ -167,6 +167,12 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 	return results, nil
 }
 
+// effectiveAt is when the operation happened on the floor: the device's
+// clock corrected by its measured offset.
+func (m *merger) effectiveAt(op Operation) time.Time {
+	return op.OccurredAt.Add(m.dev.ClockOffset).UTC().Truncate(time.Microsecond)
+}
+
 // replay answers an operation at or below the acked seq from the op log.
 func (m *merger) replay(op Operation, bySeq map[int64]OpRecord, payload, hash []byte) (Result, error) {
 	stored, ok := bySeq[op.Seq]
@@ -191,23 +197,48 @@ func (m *merger) replay(op Operation, bySeq map[int64]OpRecord, payload, hash []
 // preload reads, in bulk, the balances, counts, orders and open reviews the
 // new operations will need; anything missed is loaded lazily.
 func (m *merger) preload(ops []Operation) error {
+	// Batches: scanned ones, and the codes receives will generate.
+	refs := make([]BatchRef, 0, len(ops))
+	codes := make([]string, len(ops))
+	for i, op := range ops {
+		it := m.lookupItem(op)
+		switch {
+		case it == nil || !it.BatchTracked:
+		case op.Batch != "":
+			codes[i] = op.Batch
+		case op.Kind == KindReceive:
+			codes[i] = GeneratedBatchCode(m.dev.BatchPrefix, op.OpID, m.effectiveAt(op))
+		}
+		if codes[i] != "" {
+			refs = append(refs, BatchRef{it.ID, codes[i]})
+		}
+	}
+	if err := m.loadBatches(refs); err != nil {
+		return err
+	}
 	var keys []Key
 	var orders []string
-	for _, op := range ops {
+	for i, op := range ops {
 		it := m.lookupItem(op)
 		if it == nil {
 			continue
 		}
-		batchID := NoBatch
-		if op.Batch != "" {
-			if b := m.batchesByRef[BatchRef{it.ID, op.Batch}]; b != nil {
-				batchID = b.ID
-			}
+		batchID, fresh := NoBatch, false
+		if codes[i] != "" {
+			batchID, fresh = m.batchIDFor(BatchRef{it.ID, codes[i]})
 		}
 		for _, code := range []string{op.Location, op.ToLocation} {
-			if l := m.locsByCode[locRef{m.dev.WarehouseID, code}]; code != "" && l != nil {
-				keys = append(keys, Key{l.ID, it.ID, batchID})
+			l := m.locsByCode[locRef{m.dev.WarehouseID, code}]
+			if code == "" || l == nil {
+				continue
 			}
+			k := Key{l.ID, it.ID, batchID}
+			if fresh {
+				// A batch that does not exist yet has nothing stored.
+				m.balances[k], m.counts[k], m.reviewsByKey[k] = 0, []*CountRecord{}, true
+				continue
+			}
+			keys = append(keys, k)
 		}
 		if op.Order != "" {
 			orders = append(orders, op.Order)

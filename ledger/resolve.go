@@ -45,8 +45,7 @@ func (l *Ledger) ResolveReview(ctx context.Context, tenantID, reviewID uuid.UUID
 			return Errorf(CodeAlreadyResolved, "review %s was already resolved%s", reviewID, how)
 		}
 		w := newWork(ctx, tx, tenant, now)
-		r := &stored
-		w.reviews[r.ID] = r
+		r := w.addReview(&stored)
 		rs := &resolver{work: w, r: r, res: res}
 		if err := rs.apply(); err != nil {
 			return err

@@ -595,7 +595,10 @@ func (w *work) applyCount(oc *opCtx) error {
 		}
 	}
 	if len(nearby) > 0 {
-		r := w.ambiguityReview(c)
+		r, err := w.ambiguityReview(c)
+		if err != nil {
+			return err
+		}
 		r.Evidence.Nearby = append(r.Evidence.Nearby, nearby...)
 		oc.flag(r, fmt.Sprintf("%d movement(s) within %s of the count", len(nearby), u))
 	}
@@ -610,26 +613,31 @@ func isPrimary(k MovementKind) bool {
 
 // ambiguityReview returns the open count_ambiguous review of a count,
 // opening it if needed.
-func (w *work) ambiguityReview(c *CountRecord) *Review {
-	for _, r := range w.findReviews(func(r *Review) bool { return r.Kind == ReviewCountAmbiguous && r.OpID == c.OpID }) {
+func (w *work) ambiguityReview(c *CountRecord) (*Review, error) {
+	open, err := w.openOpReviews(ReviewCountAmbiguous, c.OpID, c.Key)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range open {
 		w.touchReview(r)
-		return r
+		return r, nil
 	}
 	counted, expected := c.Counted, c.Expected
 	return w.openReview(ReviewCountAmbiguous, c.OpID, c.DeviceID, c.Key, "",
 		Evidence{Counted: &counted, Expected: &expected}, []Suggestion{
 			{Action: ActionAccept, Label: "accept: the ledger ordered them by effective time"},
 			{Action: ActionAdjust, Label: "adjust the count's key"},
-		})
+		}), nil
 }
 
 // checkVariance opens, updates or settles a count's count_variance review.
 func (w *work) checkVariance(c *CountRecord, by uuid.UUID, oc *opCtx) error {
-	if err := w.preloadReviews([]Key{c.Key}, nil); err != nil {
+	found, err := w.openOpReviews(ReviewCountVariance, c.OpID, c.Key)
+	if err != nil {
 		return err
 	}
 	var open *Review
-	for _, r := range w.findReviews(func(r *Review) bool { return r.Kind == ReviewCountVariance && r.OpID == c.OpID }) {
+	for _, r := range found {
 		open = r
 	}
 	threshold := w.tenant.Settings.CountVarianceThreshold
@@ -680,7 +688,10 @@ func (w *work) rederive(oc *opCtx, mv Movement) error {
 		}
 		d := c.EffectiveAt.Sub(mv.EffectiveAt)
 		if mv.Kind != MoveCount && u > 0 && d < u && d > -u {
-			r := w.ambiguityReview(c)
+			r, err := w.ambiguityReview(c)
+			if err != nil {
+				return err
+			}
 			w.joinReview(r, mv.OpID, mv.DeviceID)
 			r.Evidence.Nearby = append(r.Evidence.Nearby, NearbyMovement{OpID: mv.OpID, Kind: string(mv.Kind), Qty: mv.Qty, EffectiveAt: mv.EffectiveAt})
 			oc.flag(r, fmt.Sprintf("within %s of a count on the same bin", u))

@@ -29,7 +29,10 @@ type work struct {
 	locsByCode     map[locRef]*Location
 	batchesByID    map[uuid.UUID]*Batch
 	batchesByRef   map[BatchRef]*Batch
-	warehouses     map[uuid.UUID]Warehouse
+	// reserved are batches known not to exist yet, with the ID they get if
+	// an operation posts to them.
+	reserved   map[BatchRef]*Batch
+	warehouses map[uuid.UUID]Warehouse
 
 	balances map[Key]int64
 	deltas   map[Key]*BalanceDelta
@@ -41,7 +44,14 @@ type work struct {
 	counts      map[Key][]*CountRecord
 	dirtyCounts map[uuid.UUID]*CountRecord
 
+	// reviews holds every review read or opened in this transaction,
+	// indexed by key, order and opening operation.
 	reviews        map[uuid.UUID]*Review
+	reviewIdxKey   map[Key][]*Review
+	reviewIdxOrder map[string][]*Review
+	reviewIdxOp    map[uuid.UUID][]*Review
+	// reviewsByKey and reviewsByOrder record which keys and orders have
+	// had their open reviews loaded.
 	reviewsByKey   map[Key]bool
 	reviewsByOrder map[string]bool
 	dirtyReviews   []uuid.UUID
@@ -76,12 +86,13 @@ func newWork(ctx context.Context, tx Tx, tenant Tenant, now time.Time) *work {
 		ctx: ctx, tx: tx, tenant: tenant, state: tx.Ledger(), now: now,
 		itemsByID: map[uuid.UUID]*Item{}, itemsBySKU: map[string]*Item{}, itemsByBarcode: map[string]*Item{},
 		locsByID: map[uuid.UUID]*Location{}, locsByCode: map[locRef]*Location{},
-		batchesByID: map[uuid.UUID]*Batch{}, batchesByRef: map[BatchRef]*Batch{},
+		batchesByID: map[uuid.UUID]*Batch{}, batchesByRef: map[BatchRef]*Batch{}, reserved: map[BatchRef]*Batch{},
 		warehouses: map[uuid.UUID]Warehouse{},
 		balances:   map[Key]int64{}, deltas: map[Key]*BalanceDelta{}, movesByKey: map[Key][]int{},
 		orders: map[string]map[lineRef]*OrderLine{}, dirtyLines: map[orderLineRef]*OrderLine{},
 		counts: map[Key][]*CountRecord{}, dirtyCounts: map[uuid.UUID]*CountRecord{},
 		reviews: map[uuid.UUID]*Review{}, reviewsByKey: map[Key]bool{}, reviewsByOrder: map[string]bool{},
+		reviewIdxKey: map[Key][]*Review{}, reviewIdxOrder: map[string][]*Review{}, reviewIdxOp: map[uuid.UUID][]*Review{},
 		dirtySet: map[uuid.UUID]bool{}, opsByID: map[uuid.UUID]*OpRecord{},
 	}
 }
@@ -168,25 +179,40 @@ func (w *work) loadCatalog(warehouseID uuid.UUID, ops []Operation) error {
 			w.addLocation(l)
 		}
 	}
-	var refs []BatchRef
-	for _, op := range ops {
-		if op.Batch == "" {
-			continue
-		}
-		if it := w.lookupItem(op); it != nil {
-			refs = append(refs, BatchRef{it.ID, op.Batch})
-		}
+	return nil
+}
+
+// loadBatches reads the batches named by refs in one query, and reserves an
+// ID for each that does not exist yet, so the keys it will have are known
+// up front. A reserved batch is only written if an operation posts to it.
+func (w *work) loadBatches(refs []BatchRef) error {
+	if len(refs) == 0 {
+		return nil
 	}
-	if len(refs) > 0 {
-		rows, err := w.tx.BatchesByCode(w.ctx, w.tenantID(), refs)
-		if err != nil {
-			return err
-		}
-		for _, b := range rows {
-			w.addBatch(b)
+	rows, err := w.tx.BatchesByCode(w.ctx, w.tenantID(), refs)
+	if err != nil {
+		return err
+	}
+	for _, b := range rows {
+		w.addBatch(b)
+	}
+	for _, ref := range refs {
+		if _, ok := w.batchesByRef[ref]; !ok && w.reserved[ref] == nil {
+			w.reserved[ref] = &Batch{TenantID: w.tenantID(), ID: uuid.Must(uuid.NewV7()), ItemID: ref.ItemID, Code: ref.Code}
 		}
 	}
 	return nil
+}
+
+// batchIDFor returns the ID a batch has or will have, and whether it is new.
+func (w *work) batchIDFor(ref BatchRef) (uuid.UUID, bool) {
+	if b := w.batchesByRef[ref]; b != nil {
+		return b.ID, false
+	}
+	if b := w.reserved[ref]; b != nil {
+		return b.ID, true
+	}
+	return uuid.Nil, false
 }
 
 // lookupItem finds an operation's item among what is loaded: by SKU when
@@ -270,6 +296,9 @@ func (w *work) batchByCode(itemID uuid.UUID, code string) (*Batch, error) {
 	if b, ok := w.batchesByRef[BatchRef{itemID, code}]; ok {
 		return b, nil
 	}
+	if w.reserved[BatchRef{itemID, code}] != nil {
+		return nil, nil
+	}
 	rows, err := w.tx.BatchesByCode(w.ctx, w.tenantID(), []BatchRef{{itemID, code}})
 	if err != nil || len(rows) == 0 {
 		return nil, err
@@ -280,11 +309,19 @@ func (w *work) batchByCode(itemID uuid.UUID, code string) (*Batch, error) {
 // ensureBatch returns the item's batch with code, creating it (first sight
 // of a lot, e.g. received on a device that has not synced yet) if needed.
 func (w *work) ensureBatch(itemID uuid.UUID, code string, expiry time.Time, generated bool) (*Batch, error) {
-	b, err := w.batchByCode(itemID, code)
-	if err != nil || b != nil {
-		return b, err
+	ref := BatchRef{itemID, code}
+	id := uuid.Must(uuid.NewV7())
+	if r := w.reserved[ref]; r != nil {
+		// Known not to exist: loadBatches looked.
+		id = r.ID
+		delete(w.reserved, ref)
+	} else {
+		b, err := w.batchByCode(itemID, code)
+		if err != nil || b != nil {
+			return b, err
+		}
 	}
-	b = w.addBatch(Batch{TenantID: w.tenantID(), ID: uuid.Must(uuid.NewV7()), ItemID: itemID, Code: code,
+	b := w.addBatch(Batch{TenantID: w.tenantID(), ID: id, ItemID: itemID, Code: code,
 		Expiry: expiry, Generated: generated, Changed: w.state.NextChange})
 	w.newBatches = append(w.newBatches, b)
 	return b, nil
@@ -551,11 +588,24 @@ func (w *work) preloadReviews(keys []Key, orders []string) error {
 		return err
 	}
 	for _, r := range rows {
-		if _, ok := w.reviews[r.ID]; !ok {
-			w.reviews[r.ID] = &r
-		}
+		w.addReview(&r)
 	}
 	return nil
+}
+
+// addReview adds a review to the working set, unless a (newer) copy is
+// already there.
+func (w *work) addReview(r *Review) *Review {
+	if have, ok := w.reviews[r.ID]; ok {
+		return have
+	}
+	w.reviews[r.ID] = r
+	w.reviewIdxKey[r.Key] = append(w.reviewIdxKey[r.Key], r)
+	if r.Order != "" {
+		w.reviewIdxOrder[r.Order] = append(w.reviewIdxOrder[r.Order], r)
+	}
+	w.reviewIdxOp[r.OpID] = append(w.reviewIdxOp[r.OpID], r)
+	return r
 }
 
 // openReviews returns the open reviews of a kind on a key, oldest first.
@@ -563,7 +613,7 @@ func (w *work) openReviews(kind ReviewKind, k Key) ([]*Review, error) {
 	if err := w.preloadReviews([]Key{k}, nil); err != nil {
 		return nil, err
 	}
-	return w.findReviews(func(r *Review) bool { return r.Kind == kind && r.Key == k }), nil
+	return findReviews(w.reviewIdxKey[k], func(r *Review) bool { return r.Kind == kind }), nil
 }
 
 // openOrderReviews returns the open reviews on an order for one item.
@@ -571,12 +621,22 @@ func (w *work) openOrderReviews(order string, itemID uuid.UUID) ([]*Review, erro
 	if err := w.preloadReviews(nil, []string{order}); err != nil {
 		return nil, err
 	}
-	return w.findReviews(func(r *Review) bool { return r.Order == order && r.ItemID == itemID }), nil
+	return findReviews(w.reviewIdxOrder[order], func(r *Review) bool { return r.ItemID == itemID }), nil
 }
 
-func (w *work) findReviews(match func(*Review) bool) []*Review {
+// openOpReviews returns the open reviews of a kind opened by an operation on
+// a key.
+func (w *work) openOpReviews(kind ReviewKind, opID uuid.UUID, k Key) ([]*Review, error) {
+	if err := w.preloadReviews([]Key{k}, nil); err != nil {
+		return nil, err
+	}
+	return findReviews(w.reviewIdxOp[opID], func(r *Review) bool { return r.Kind == kind }), nil
+}
+
+// findReviews returns the open reviews among rs that match, oldest first.
+func findReviews(rs []*Review, match func(*Review) bool) []*Review {
 	var out []*Review
-	for _, r := range w.reviews {
+	for _, r := range rs {
 		if r.Status == ReviewOpen && match(r) {
 			out = append(out, r)
 		}
@@ -609,7 +669,7 @@ func (w *work) openReview(kind ReviewKind, opID, deviceID uuid.UUID, k Key, orde
 		Status: ReviewOpen, OpID: opID, DeviceID: deviceID, Ops: []ReviewOp{{opID, deviceID}},
 		Key: k, Order: order, Evidence: ev, Suggestions: sugg, OpenedAt: w.now,
 	}
-	w.reviews[r.ID] = r
+	w.addReview(r)
 	w.touchReview(r)
 	return r
 }

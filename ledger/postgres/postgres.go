@@ -39,6 +39,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
+	// pgx prepares every statement, and after five runs PostgreSQL may
+	// switch a prepared statement to a generic plan that ignores how many
+	// keys an array parameter holds; for the merge's bulk lookups that plan
+	// can be a hundred times slower. Planning each execution costs far less.
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		// Times come back in UTC, as the ledger writes them, so a value
 		// read back equals the value written.
