@@ -118,9 +118,11 @@ type shiftGen struct {
 	items   int
 	bins    int
 	stocked []stockedKey
+	pushes  int
 }
 
 func (g *shiftGen) push(n int) []ledger.Operation {
+	g.pushes++
 	ops := make([]ledger.Operation, n)
 	t := time.Now().Add(-8 * time.Hour)
 	for i := range ops {
@@ -142,11 +144,12 @@ func (g *shiftGen) push(n int) []ledger.Operation {
 		op.SKU, op.Location, op.Batch, op.Qty = fmt.Sprintf("SKU%04d", k.item), k.bin, k.batch, int64(1+g.rng.Intn(2))
 		switch {
 		case r < 85:
-			op.Kind, op.Order = ledger.KindPick, fmt.Sprintf("SO-%d", g.rng.Intn(300))
+			// Orders of this push: about 150, a few lines each.
+			op.Kind, op.Order = ledger.KindPick, fmt.Sprintf("SO-%d-%d", g.pushes, g.rng.Intn(150))
 		case r < 95:
 			op.Kind, op.ToLocation = ledger.KindTransfer, fmt.Sprintf("B%02d", g.rng.Intn(g.bins))
 			if op.ToLocation == op.Location {
-				op.Kind, op.ToLocation, op.Order = ledger.KindPick, "", "SO-1"
+				op.Kind, op.ToLocation, op.Order = ledger.KindPick, "", fmt.Sprintf("SO-%d-0", g.pushes)
 			}
 		case r < 99:
 			op.Kind, op.Reason, op.Qty = ledger.KindAdjust, "damaged", -1
