@@ -140,7 +140,11 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 			Payload: payload, PayloadHash: hash, ReceivedAt: m.now,
 			EffectiveAt: m.effectiveAt(op)}
 		replayed := false
-		if prev, ok := m.opsByID[op.OpID]; ok {
+		if op.OpID == uuid.Nil {
+			// Without an op_id the operation cannot be deduplicated, so it
+			// never becomes the canonical entry of anything.
+			rec.Result = Result{Status: StatusRejected, Code: CodeMissingField, Message: "op_id is required"}
+		} else if prev, ok := m.opsByID[op.OpID]; ok {
 			// Known op_id under a new seq: a renumbered replay or a conflict.
 			if bytes.Equal(prev.PayloadHash, hash) {
 				rec.Result = prev.Result
@@ -207,7 +211,7 @@ func (m *merger) preload(ops []Operation) error {
 		case op.Batch != "":
 			codes[i] = op.Batch
 		case op.Kind == KindReceive:
-			codes[i] = GeneratedBatchCode(m.dev.BatchPrefix, op.OpID, m.effectiveAt(op))
+			codes[i] = GeneratedBatchCode(m.dev.BatchPrefix, op.OpID, op.OccurredAt)
 		}
 		if codes[i] != "" {
 			refs = append(refs, BatchRef{it.ID, codes[i]})
@@ -304,15 +308,6 @@ func (m *merger) merge(op Operation, rec *OpRecord) error {
 			return nil
 		}
 	}
-	if op.ExchangeOf != "" {
-		if err := m.checkExchange(op); err != nil {
-			if ErrorCode(err) == CodeInternal {
-				return err
-			}
-			rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
-			return nil
-		}
-	}
 	if len(unknown) > 0 {
 		k := Key{BatchID: NoBatch}
 		if oc.item != nil {
@@ -371,27 +366,6 @@ func (w *work) checkItem(oc *opCtx) error {
 		if op.Batch == "" || b == nil || b.Expiry.IsZero() {
 			return Errorf(CodeExpiryRequired, "%s is expiry-tracked; scan or enter the expiry date", it.SKU)
 		}
-	}
-	return nil
-}
-
-// checkExchange verifies that exchange_of names a return on the same order
-// when that return is known; one from another device may not be synced yet.
-func (m *merger) checkExchange(op Operation) error {
-	if op.Kind != KindPick {
-		return Errorf(CodeUnexpectedField, "only a pick takes exchange_of")
-	}
-	id := uuid.MustParse(op.ExchangeOf)
-	rec, err := m.opRecord(id)
-	if err != nil || rec == nil {
-		return err
-	}
-	orig, err := rec.Operation()
-	if err != nil {
-		return fmt.Errorf("decode op %s: %w", id, err)
-	}
-	if orig.Kind != KindReturn || orig.Order != op.Order {
-		return Errorf(CodeInvalidExchange, "exchange_of %s is not a return on order %s", id, op.Order)
 	}
 	return nil
 }

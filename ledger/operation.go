@@ -48,10 +48,14 @@ type Operation struct {
 	Note       string `json:"note,omitempty"`
 }
 
-// Length limits on an operation's text fields.
+// Limits on an operation's fields.
 const (
 	MaxCodeLen = 128
 	MaxNoteLen = 1000
+	// MaxQty bounds a quantity (in the item's unit, e.g. grams) so that no
+	// sum of quantities can overflow: a trillion units per operation leaves
+	// room for millions of operations on one key.
+	MaxQty = 1_000_000_000_000
 )
 
 // Status is the outcome of one operation.
@@ -199,6 +203,9 @@ func (op Operation) Validate() error {
 	if len(op.Note) > MaxNoteLen {
 		return Errorf(CodeTooLong, "note is longer than %d characters", MaxNoteLen)
 	}
+	if op.Qty > MaxQty || op.Qty < -MaxQty {
+		return Errorf(CodeInvalidQty, "qty %d is beyond the limit of %d", op.Qty, int64(MaxQty))
+	}
 	if op.SKU == "" && op.Barcode == "" {
 		return Errorf(CodeMissingField, "%s needs sku or barcode", op.Kind)
 	}
@@ -227,6 +234,12 @@ func (op Operation) Validate() error {
 		return nil
 	}
 	var errs []error
+	if op.Kind != KindReceive {
+		errs = append(errs, unexpected("ref", op.Ref))
+	}
+	if op.Kind != KindReturn && op.Kind != KindAdjust {
+		errs = append(errs, unexpected("reason", op.Reason))
+	}
 	switch op.Kind {
 	case KindReceive:
 		if op.Qty <= 0 {

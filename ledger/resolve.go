@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,7 +72,9 @@ type resolver struct {
 	*work
 	r   *Review
 	res Resolution
-	// touched keys, for settling negative stock the resolution covered.
+	// before holds the balance of each key the resolution touched, before
+	// it did, so its net effect is judged like an operation's.
+	before  map[Key]int64
 	touched []Key
 }
 
@@ -89,11 +92,11 @@ func (rs *resolver) apply() error {
 		if held {
 			return Errorf(CodeInvalid, "operation %s was never posted; there is nothing to reverse (accept dismisses it)", r.OpID)
 		}
-		return rs.reverse()
+		err = rs.reverse(rec)
 	case ActionReassignBatch:
-		return rs.reassign(rec, held)
+		err = rs.reassign(rec, held)
 	case ActionAdjust:
-		return rs.adjust()
+		err = rs.adjust()
 	case ActionMapReference:
 		if r.Kind != ReviewUnknownReference {
 			return Errorf(CodeInvalid, "map_reference only resolves unknown_reference reviews, not %s", r.Kind)
@@ -107,43 +110,73 @@ func (rs *resolver) apply() error {
 	default:
 		return Errorf(CodeInvalid, "unknown action %q (accept, reassign_batch, reverse, adjust, map_reference)", res.Action)
 	}
-}
-
-// correct posts one resolution movement, effective now: a correction is a
-// new fact about the ledger, not a rewrite of when things happened.
-func (rs *resolver) correct(k Key, qty int64) error {
-	if qty == 0 {
-		return nil
-	}
-	if _, err := rs.move(Movement{Key: k, Qty: qty, Kind: MoveResolution, EffectiveAt: rs.now,
-		ReviewID: rs.r.ID, Corrects: rs.r.OpID}); err != nil {
-		return err
-	}
-	rs.touched = append(rs.touched, k)
-	return rs.settleCovered(k)
-}
-
-// settleCovered settles negative_stock on a key the resolution brought back
-// to zero or above.
-func (rs *resolver) settleCovered(k Key) error {
-	bal, err := rs.balance(k)
-	if err != nil || bal < 0 {
-		return err
-	}
-	open, err := rs.openReviews(ReviewNegativeStock, k)
 	if err != nil {
 		return err
 	}
-	for _, o := range open {
-		if o.ID != rs.r.ID {
-			rs.settle(o, uuid.Nil, fmt.Sprintf("resolution of review %s brought the stock back to %d", rs.r.ID, bal))
+	return rs.judgeStock()
+}
+
+// correct posts one resolution movement, effective now: a correction is a
+// new fact about the ledger, not a rewrite of when things happened. Only a
+// reversal or a reassignment corrects the review's operation (Corrects);
+// an adjustment is a fact of its own.
+func (rs *resolver) correct(k Key, qty int64, correctsOp bool) error {
+	if qty == 0 {
+		return nil
+	}
+	if rs.before == nil {
+		rs.before = map[Key]int64{}
+	}
+	if _, ok := rs.before[k]; !ok {
+		bal, err := rs.balance(k)
+		if err != nil {
+			return err
+		}
+		rs.before[k] = bal
+		rs.touched = append(rs.touched, k)
+	}
+	m := Movement{Key: k, Qty: qty, Kind: MoveResolution, EffectiveAt: rs.now, ReviewID: rs.r.ID}
+	if correctsOp {
+		m.Corrects = rs.r.OpID
+	}
+	_, err := rs.move(m)
+	return err
+}
+
+// judgeStock applies the negative-stock rule to the resolution's net effect
+// on each key: a key it took below zero opens (or joins) negative_stock, a
+// key it brought back to zero or above settles the open one. The review
+// being resolved is left alone: it is closing.
+func (rs *resolver) judgeStock() error {
+	for _, k := range rs.touched {
+		before, after := rs.before[k], rs.balances[k]
+		open, err := rs.openReviews(ReviewNegativeStock, k)
+		if err != nil {
+			return err
+		}
+		open = slices.DeleteFunc(open, func(o *Review) bool { return o.ID == rs.r.ID })
+		switch {
+		case after < 0 && after < before:
+			onHand := after
+			if len(open) > 0 {
+				open[0].Evidence.OnHand = &onHand
+				rs.touchReview(open[0])
+				continue
+			}
+			rs.openReview(ReviewNegativeStock, rs.r.OpID, rs.r.DeviceID, k, "",
+				Evidence{OnHand: &onHand, Detail: fmt.Sprintf("after the resolution of review %s", rs.r.ID)},
+				negativeSuggestions(after))
+		case after >= 0:
+			for _, o := range open {
+				rs.settle(o, uuid.Nil, fmt.Sprintf("resolution of review %s brought the stock back to %d", rs.r.ID, after))
+			}
 		}
 	}
 	return nil
 }
 
-// netByKey sums an operation's movements (its own, and every correction of
-// it) per key.
+// netByKey sums an operation's stock movements (its own, and every
+// correction of it) per key.
 func (rs *resolver) netByKey() (map[Key]int64, []Key, error) {
 	movs, err := rs.movementsOfOp(rs.r.OpID)
 	if err != nil {
@@ -161,48 +194,108 @@ func (rs *resolver) netByKey() (map[Key]int64, []Key, error) {
 	return net, keys, nil
 }
 
-func (rs *resolver) reverse() error {
+// orderNet is what a pick shipped, or a return brought back, on its order,
+// per batch: its own pick or return movements and the resolutions and
+// re-matches that moved them, but not the count corrections that absorbed
+// them (those change stock, not what left or came back on the order).
+func (rs *resolver) orderNet(rec *OpRecord) (op Operation, byBatch map[uuid.UUID]int64, err error) {
+	if rec == nil || (rec.Kind != KindPick && rec.Kind != KindReturn) {
+		return op, nil, nil
+	}
+	if op, err = rec.Operation(); err != nil || op.Order == "" {
+		return op, nil, err
+	}
+	movs, err := rs.movementsOfOp(rec.OpID)
+	if err != nil {
+		return op, nil, err
+	}
+	byBatch = map[uuid.UUID]int64{}
+	for _, m := range movs {
+		own := m.OpID == rec.OpID && (m.Kind == MovePick || m.Kind == MoveReturn)
+		moved := m.Corrects == rec.OpID && (m.Kind == MoveResolution || m.Kind == MoveReturnRematch)
+		if own || moved {
+			qty := m.Qty
+			if rec.Kind == KindPick {
+				qty = -qty
+			}
+			byBatch[m.BatchID] += qty
+		}
+	}
+	return op, byBatch, nil
+}
+
+// moveOrderQty takes qty of what the operation shipped or returned off the
+// order's line for batch from, and puts it on the line for batch to (or
+// nowhere, for a reversal).
+func (rs *resolver) moveOrderQty(rec *OpRecord, op Operation, itemID, from uuid.UUID, to *uuid.UUID, qty int64) error {
+	if qty == 0 {
+		return nil
+	}
+	src, err := rs.orderLine(op.Order, itemID, from)
+	if err != nil {
+		return err
+	}
+	var dst *OrderLine
+	if to != nil {
+		if dst, err = rs.orderLine(op.Order, itemID, *to); err != nil {
+			return err
+		}
+	}
+	if rec.Kind == KindPick {
+		src.Shipped -= qty
+		if dst != nil {
+			if dst.Shipped == 0 && dst.FirstPosition == 0 {
+				dst.FirstPosition = rs.state.NextPosition - 1
+			}
+			dst.Shipped += qty
+		}
+		return nil
+	}
+	src.Returned -= qty
+	if dst != nil {
+		dst.Returned += qty
+	}
+	return nil
+}
+
+func (rs *resolver) reverse(rec *OpRecord) error {
+	// What the order shipped or got back is read before the corrections
+	// below change it.
+	op, byBatch, err := rs.orderNet(rec)
+	if err != nil {
+		return err
+	}
 	net, keys, err := rs.netByKey()
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if err := rs.correct(k, -net[k]); err != nil {
+		if err := rs.correct(k, -net[k], true); err != nil {
 			return err
 		}
 	}
-	return rs.moveOrderReturns(keys, net, nil)
-}
-
-// moveOrderReturns keeps an order's returned totals true when a resolution
-// moves or removes a return's quantity. to is nil for a reversal.
-func (rs *resolver) moveOrderReturns(keys []Key, net map[Key]int64, to *uuid.UUID) error {
-	rec, err := rs.opRecord(rs.r.OpID)
-	if err != nil || rec == nil || rec.Kind != KindReturn {
+	if byBatch == nil {
+		return nil
+	}
+	item, err := rs.item(rs.r.ItemID)
+	if err != nil {
 		return err
 	}
-	op, err := rec.Operation()
-	if err != nil || op.Order == "" {
-		return err
-	}
-	for _, k := range keys {
-		if net[k] == 0 {
-			continue
-		}
-		from, err := rs.orderLine(op.Order, k.ItemID, k.BatchID)
-		if err != nil {
+	for _, b := range sortedBatchIDs(byBatch) {
+		if err := rs.moveOrderQty(rec, op, item.ID, b, nil, byBatch[b]); err != nil {
 			return err
-		}
-		from.Returned -= net[k]
-		if to != nil {
-			dst, err := rs.orderLine(op.Order, k.ItemID, *to)
-			if err != nil {
-				return err
-			}
-			dst.Returned += net[k]
 		}
 	}
 	return nil
+}
+
+func sortedBatchIDs(m map[uuid.UUID]int64) []uuid.UUID {
+	ids := make([]uuid.UUID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return compareUUID(ids[i], ids[j]) < 0 })
+	return ids
 }
 
 func (rs *resolver) reassign(rec *OpRecord, held bool) error {
@@ -228,7 +321,12 @@ func (rs *resolver) reassign(rec *OpRecord, held bool) error {
 		if r.Kind == ReviewUnknownReference {
 			return Errorf(CodeInvalid, "the operation's references are unknown; map them first (map_reference)")
 		}
-		return rs.releaseHeld(rec, r, target.ID)
+		return rs.releaseHeld(rec, r, target.ID, true)
+	}
+	moves := func(b uuid.UUID) bool { return b != target.ID && (r.BatchID == NoBatch || b == r.BatchID) }
+	op, byBatch, err := rs.orderNet(rec)
+	if err != nil {
+		return err
 	}
 	net, keys, err := rs.netByKey()
 	if err != nil {
@@ -236,14 +334,14 @@ func (rs *resolver) reassign(rec *OpRecord, held bool) error {
 	}
 	moved := false
 	for _, k := range keys {
-		if k.BatchID == target.ID || net[k] == 0 || (r.BatchID != NoBatch && k.BatchID != r.BatchID) {
+		if !moves(k.BatchID) || net[k] == 0 {
 			continue
 		}
 		dst := Key{LocationID: k.LocationID, ItemID: k.ItemID, BatchID: target.ID}
-		if err := rs.correct(k, -net[k]); err != nil {
+		if err := rs.correct(k, -net[k], true); err != nil {
 			return err
 		}
-		if err := rs.correct(dst, net[k]); err != nil {
+		if err := rs.correct(dst, net[k], true); err != nil {
 			return err
 		}
 		moved = true
@@ -251,23 +349,47 @@ func (rs *resolver) reassign(rec *OpRecord, held bool) error {
 	if !moved {
 		return Errorf(CodeInvalid, "operation %s has nothing posted to move to batch %s", r.OpID, res.Batch)
 	}
-	var sel []Key
-	for _, k := range keys {
-		if k.BatchID != target.ID && (r.BatchID == NoBatch || k.BatchID == r.BatchID) {
-			sel = append(sel, k)
+	if byBatch == nil {
+		return nil
+	}
+	for _, b := range sortedBatchIDs(byBatch) {
+		if moves(b) {
+			if err := rs.moveOrderQty(rec, op, it.ID, b, &target.ID, byBatch[b]); err != nil {
+				return err
+			}
 		}
 	}
-	return rs.moveOrderReturns(sel, net, &target.ID)
+	if rec.Kind == KindPick {
+		// The order shipped the target batch after all: returns waiting
+		// on it may settle.
+		return rs.recheckReturns(rec.OpID, op.Order, it.ID)
+	}
+	// A return now on the target batch is judged there like any other.
+	line, err := rs.orderLine(op.Order, it.ID, target.ID)
+	if err != nil {
+		return err
+	}
+	if line.Shipped > 0 && line.Returned > line.Shipped {
+		k := Key{LocationID: r.LocationID, ItemID: it.ID, BatchID: target.ID}
+		if _, err := rs.returnReview(ReviewOverReturn, r.OpID, r.DeviceID, k, op.Order, line.Returned-line.Shipped); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (rs *resolver) adjust() error {
 	r, res := rs.r, rs.res
-	if res.Qty == 0 {
-		return Errorf(CodeInvalid, "adjust needs a non-zero qty")
+	if res.Qty == 0 || res.Qty > MaxQty || res.Qty < -MaxQty {
+		return Errorf(CodeInvalid, "adjust needs a non-zero qty within %d", int64(MaxQty))
 	}
 	k := r.Key
 	if k.LocationID == uuid.Nil || k.ItemID == uuid.Nil {
 		return Errorf(CodeInvalid, "review %s has no stock key to adjust", r.ID)
+	}
+	it, err := rs.item(k.ItemID)
+	if err != nil {
+		return err
 	}
 	if res.Location != "" {
 		cur, err := rs.location(k.LocationID)
@@ -284,6 +406,9 @@ func (rs *resolver) adjust() error {
 		k.LocationID = loc.ID
 	}
 	if res.Batch != "" {
+		if !it.BatchTracked {
+			return Errorf(CodeInvalid, "%s is not batch-tracked; adjust it without a batch", it.SKU)
+		}
 		b, err := rs.batchByCode(k.ItemID, res.Batch)
 		if err != nil {
 			return err
@@ -293,76 +418,104 @@ func (rs *resolver) adjust() error {
 		}
 		k.BatchID = b.ID
 	}
-	return rs.correct(k, res.Qty)
+	if it.BatchTracked && k.BatchID == NoBatch {
+		return Errorf(CodeInvalid, "%s is batch-tracked; name the batch to adjust", it.SKU)
+	}
+	return rs.correct(k, res.Qty, false)
 }
 
 // mapReference maps the held operation's unknown references and posts it.
 // A barcode mapped to a SKU is added to that item, so the next scan of it
-// resolves; a location code mapped to itself creates that location.
+// resolves; a location code mapped to itself creates that location. A
+// target for a reference that was not unknown is refused rather than
+// silently ignored or used to re-route the operation.
 func (rs *resolver) mapReference(rec *OpRecord) error {
 	r, res := rs.r, rs.res
+	unknown := map[string]string{}
+	for _, u := range r.Evidence.Unknown {
+		unknown[u.Field] = u.Value
+	}
+	_, skuUnknown := unknown["sku"]
+	_, barcodeUnknown := unknown["barcode"]
+	_, locUnknown := unknown["location"]
+	_, toUnknown := unknown["to_location"]
+	switch {
+	case res.SKU != "" && !skuUnknown && !barcodeUnknown:
+		return Errorf(CodeInvalid, "the operation's item is known; map_reference takes no sku")
+	case res.Location != "" && !locUnknown:
+		return Errorf(CodeInvalid, "the operation's location is known; map_reference takes no location")
+	case res.ToLocation != "" && !toUnknown:
+		return Errorf(CodeInvalid, "the operation's to_location is known; map_reference takes no to_location")
+	}
 	dev, err := rs.tx.Device(rs.ctx, rs.tenantID(), rec.DeviceID)
 	if err != nil {
 		return err
-	}
-	k := r.Key
-	for _, u := range r.Evidence.Unknown {
-		switch u.Field {
-		case "sku", "barcode":
-			if res.SKU == "" {
-				return Errorf(CodeInvalid, "unknown %s %q: map_reference needs the sku it stands for", u.Field, u.Value)
-			}
-			it, err := rs.itemBySKU(res.SKU)
-			if err != nil {
-				return err
-			}
-			if it == nil {
-				return Errorf(CodeNotFound, "sku %s not found", res.SKU)
-			}
-			if u.Field == "barcode" {
-				it.Barcodes = append(it.Barcodes, u.Value)
-				rs.itemsByBarcode[u.Value] = it
-				rs.newItems = append(rs.newItems, it)
-			}
-			k.ItemID = it.ID
-		case "location", "to_location":
-			code := res.Location
-			if u.Field == "to_location" {
-				code = res.ToLocation
-			}
-			if code == "" {
-				return Errorf(CodeInvalid, "unknown %s %q: map_reference needs the location it stands for", u.Field, u.Value)
-			}
-			loc, err := rs.locationByCode(dev.WarehouseID, code)
-			if err != nil {
-				return err
-			}
-			if loc == nil {
-				if code != u.Value {
-					return Errorf(CodeNotFound, "location %s not found (map the code to itself to create it)", code)
-				}
-				loc = rs.addLocation(Location{TenantID: rs.tenantID(), ID: uuid.Must(uuid.NewV7()), WarehouseID: dev.WarehouseID, Code: code})
-				rs.newLocs = append(rs.newLocs, loc)
-			}
-			if u.Field == "location" {
-				k.LocationID = loc.ID
-			}
-		}
 	}
 	op, err := rec.Operation()
 	if err != nil {
 		return err
 	}
-	// The operation is re-read under the mapped references.
-	mapped := *rec
-	if res.SKU != "" {
+	k := r.Key
+	if skuUnknown || barcodeUnknown {
+		field := "sku"
+		if !skuUnknown {
+			field = "barcode"
+		}
+		if res.SKU == "" {
+			return Errorf(CodeInvalid, "unknown %s %q: map_reference needs the sku it stands for", field, unknown[field])
+		}
+		it, err := rs.itemBySKU(res.SKU)
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			return Errorf(CodeNotFound, "sku %s not found", res.SKU)
+		}
+		if barcodeUnknown {
+			it.Barcodes = append(it.Barcodes, unknown["barcode"])
+			rs.itemsByBarcode[unknown["barcode"]] = it
+			rs.newItems = append(rs.newItems, it)
+		}
+		k.ItemID = it.ID
 		op.SKU, op.Barcode = res.SKU, ""
 	}
-	if res.ToLocation != "" {
-		op.ToLocation = res.ToLocation
+	for _, field := range []string{"location", "to_location"} {
+		value, ok := unknown[field]
+		if !ok {
+			continue
+		}
+		code := res.Location
+		if field == "to_location" {
+			code = res.ToLocation
+		}
+		if code == "" {
+			return Errorf(CodeInvalid, "unknown %s %q: map_reference needs the location it stands for", field, value)
+		}
+		loc, err := rs.locationByCode(dev.WarehouseID, code)
+		if err != nil {
+			return err
+		}
+		if loc == nil {
+			if code != value {
+				return Errorf(CodeNotFound, "location %s not found (map the code to itself to create it)", code)
+			}
+			loc = rs.addLocation(Location{TenantID: rs.tenantID(), ID: uuid.Must(uuid.NewV7()), WarehouseID: dev.WarehouseID, Code: code})
+			rs.newLocs = append(rs.newLocs, loc)
+		}
+		if field == "location" {
+			k.LocationID = loc.ID
+			op.Location = code
+		} else {
+			op.ToLocation = code
+		}
 	}
-	payload, _ := op.canonicalPayload()
-	mapped.Payload = payload
+	// The mapped operation must be one that would have been accepted had
+	// it been scanned that way.
+	if err := op.Validate(); err != nil {
+		return Errorf(CodeInvalid, "the mapped operation is not valid: %s", ErrorMessage(err))
+	}
+	mapped := *rec
+	mapped.Payload, _ = op.canonicalPayload()
 	r.Key = k
-	return rs.releaseHeld(&mapped, r, uuid.Nil)
+	return rs.releaseHeld(&mapped, r, uuid.Nil, true)
 }

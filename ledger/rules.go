@@ -21,6 +21,9 @@ type opCtx struct {
 	toLoc    *Location
 	// batchPrefix is the recording device's prefix for generated batches.
 	batchPrefix string
+	// chosenBatch: a manager chose the batch of this held return; it posts
+	// there without being matched against the order again.
+	chosenBatch bool
 	// reviewID is set when the operation is posted by a review resolution
 	// (a held operation being released).
 	reviewID uuid.UUID
@@ -140,14 +143,23 @@ func (w *work) opBatch(oc *opCtx) (*Batch, error) {
 }
 
 // GeneratedBatchCode is the code the ledger gives a received lot that came
-// without one: the device's prefix, the date, and a digest of the op_id, so
-// a replay or a second server generates the same code.
-func GeneratedBatchCode(prefix string, opID uuid.UUID, at time.Time) string {
+// without one: the device's prefix, the UTC date of occurred_at as the
+// device recorded it, and 40 bits of a digest of the op_id. A replay, a
+// second server, or the device itself offline computes the same code.
+func GeneratedBatchCode(prefix string, opID uuid.UUID, occurredAt time.Time) string {
 	sum := sha256.Sum256(opID[:])
 	if prefix == "" {
 		prefix = "G"
 	}
-	return fmt.Sprintf("%s-%s-%s", prefix, at.UTC().Format("060102"), strings.ToUpper(hex.EncodeToString(sum[:3])))
+	return fmt.Sprintf("%s-%s-%s", prefix, occurredAt.UTC().Format("060102"), strings.ToUpper(hex.EncodeToString(sum[:5])))
+}
+
+// generatedBatchFallback is the code used in the (one in a trillion a day)
+// case that GeneratedBatchCode is already taken: more of the same digest,
+// so it is still derived from the operation alone.
+func generatedBatchFallback(prefix string, opID uuid.UUID, occurredAt time.Time) string {
+	sum := sha256.Sum256(opID[:])
+	return GeneratedBatchCode(prefix, opID, occurredAt) + "-" + strings.ToUpper(hex.EncodeToString(sum[5:10]))
 }
 
 func (w *work) applyReceive(oc *opCtx) error {
@@ -160,14 +172,71 @@ func (w *work) applyReceive(oc *opCtx) error {
 		if oc.op.Expiry != "" {
 			expiry, _ = ParseDate(oc.op.Expiry)
 		}
-		code := GeneratedBatchCode(oc.batchPrefix, oc.op.OpID, oc.eff)
+		code := GeneratedBatchCode(oc.batchPrefix, oc.op.OpID, oc.op.OccurredAt)
+		taken, err := w.batchByCode(oc.item.ID, code)
+		if err != nil {
+			return err
+		}
+		if taken != nil {
+			// Another operation's lot: never merge two lots silently.
+			code = generatedBatchFallback(oc.batchPrefix, oc.op.OpID, oc.op.OccurredAt)
+		}
 		if b, err = w.ensureBatch(oc.item.ID, code, expiry, true); err != nil {
 			return err
 		}
 		oc.rec.Result.Batch = code
 	}
+	if b != nil && b.Expiry.IsZero() && oc.op.Expiry != "" {
+		// The lot was first seen on a pick that synced before this receipt:
+		// it learns its expiry now, and the picks already made of it are
+		// judged against it.
+		b.Expiry, _ = ParseDate(oc.op.Expiry)
+		w.touchBatch(b)
+		if err := w.recheckExpiredPicks(b); err != nil {
+			return err
+		}
+	}
 	_, err = w.post(oc, oc.key(oc.loc, batchID(b)), oc.op.Qty, MoveReceive)
 	return err
+}
+
+// recheckExpiredPicks opens expired_batch for every pick of the batch made
+// on or after the day after its expiry that has none open.
+func (w *work) recheckExpiredPicks(b *Batch) error {
+	it, err := w.item(b.ItemID)
+	if err != nil {
+		return err
+	}
+	rows, err := w.tx.QueryMovements(w.ctx, w.tenantID(), MovementFilter{SKU: it.SKU, Batch: b.Code})
+	if err != nil {
+		return err
+	}
+	movs := make([]Movement, 0, len(rows))
+	for _, r := range rows {
+		movs = append(movs, r.Movement)
+	}
+	for _, i := range w.movesByKeyBatch(b.ID) {
+		movs = append(movs, w.movements[i])
+	}
+	expired := b.Expiry.AddDate(0, 0, 1)
+	for _, m := range movs {
+		if m.Kind != MovePick || m.EffectiveAt.Before(expired) {
+			continue
+		}
+		open, err := w.openOpReviews(ReviewExpiredBatch, m.OpID, m.Key)
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			continue
+		}
+		w.openReview(ReviewExpiredBatch, m.OpID, m.DeviceID, m.Key, m.Order, Evidence{Expiry: FormatDate(b.Expiry), Qty: -m.Qty,
+			Detail: "the batch's expiry arrived with a receipt after this pick synced"}, []Suggestion{
+			{Action: ActionAccept, Label: "accept: the expired goods left as picked"},
+			{Action: ActionReverse, Label: "reverse the pick: the goods were put back"},
+		})
+	}
+	return nil
 }
 
 func (w *work) applyPick(oc *opCtx) error {
@@ -256,6 +325,25 @@ func (w *work) applyReturn(oc *opCtx) error {
 	if op.Order == "" {
 		_, err := w.post(oc, oc.key(oc.loc, batchID(b)), op.Qty, MoveReturn)
 		return err
+	}
+	if oc.chosenBatch {
+		k := oc.key(oc.loc, batchID(b))
+		if _, err := w.post(oc, k, op.Qty, MoveReturn); err != nil {
+			return err
+		}
+		line, err := w.orderLine(op.Order, oc.item.ID, batchID(b))
+		if err != nil {
+			return err
+		}
+		line.Returned += op.Qty
+		if line.Shipped > 0 && line.Returned > line.Shipped {
+			r, err := w.returnReview(ReviewOverReturn, op.OpID, oc.deviceID, k, op.Order, op.Qty)
+			if err != nil {
+				return err
+			}
+			oc.flag(r, fmt.Sprintf("order %s shipped %d of batch %s, %d now returned", op.Order, line.Shipped, b.Code, line.Returned))
+		}
+		return nil
 	}
 	lines, err := w.orderLines(op.Order, oc.item.ID)
 	if err != nil {
@@ -400,7 +488,7 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 			w.settle(r, by, fmt.Sprintf("operation %s shipped order %s", by, order))
 			if !rec.Posted {
 				// The held return can be matched now.
-				if err := w.releaseHeld(rec, r, uuid.Nil); err != nil {
+				if err := w.releaseHeld(rec, r, uuid.Nil, false); err != nil {
 					return err
 				}
 				continue
@@ -422,6 +510,9 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 				}
 			}
 		case ReviewOverReturn:
+			if err := w.rematchReturn(r, by); err != nil {
+				return err
+			}
 			line, err := w.orderLine(order, itemID, r.BatchID)
 			if err != nil {
 				return err
@@ -430,6 +521,54 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 				w.settle(r, by, fmt.Sprintf("operation %s shipped enough on order %s", by, order))
 			}
 		}
+	}
+	return nil
+}
+
+// rematchReturn handles a late shipment for a return that came without a
+// batch and was over-allocated to the last shipped batch: the excess moves
+// to batches the order has shipped since, as if they had been there when
+// the return was matched, so arrival order does not decide the batch. A
+// return whose batch was scanned keeps it.
+func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
+	rec, err := w.opRecord(r.OpID)
+	if err != nil || rec == nil || rec.Kind != KindReturn {
+		return err
+	}
+	op, err := rec.Operation()
+	if err != nil || op.Batch != "" {
+		return err
+	}
+	from, err := w.orderLine(r.Order, r.ItemID, r.BatchID)
+	if err != nil {
+		return err
+	}
+	lines, err := w.orderLines(r.Order, r.ItemID)
+	if err != nil {
+		return err
+	}
+	for _, to := range lines {
+		excess := from.Returned - from.Shipped
+		if excess <= 0 {
+			return nil
+		}
+		take := min(excess, to.Shipped-to.Returned)
+		if to == from || take <= 0 {
+			continue
+		}
+		dst := Key{LocationID: r.LocationID, ItemID: r.ItemID, BatchID: to.BatchID}
+		for _, m := range []Movement{{Key: r.Key, Qty: -take}, {Key: dst, Qty: take}} {
+			m.Kind, m.EffectiveAt, m.OpID, m.Corrects, m.Order = MoveReturnRematch, w.now, by, r.OpID, r.Order
+			if _, err := w.move(m); err != nil {
+				return err
+			}
+		}
+		from.Returned -= take
+		line, err := w.orderLine(r.Order, r.ItemID, to.BatchID)
+		if err != nil {
+			return err
+		}
+		line.Returned += take
 	}
 	return nil
 }
@@ -456,8 +595,9 @@ func (w *work) evaluateReturn(opID, deviceID uuid.UUID, k Key, order string, qty
 
 // releaseHeld posts a held operation: its references are known now (a
 // shipment arrived, or a manager mapped them). Reviews it opens name it.
-// batchOverride, when set, is the batch a manager chose.
-func (w *work) releaseHeld(rec *OpRecord, r *Review, batchOverride uuid.UUID) error {
+// batchOverride, when set, is the batch a manager chose; byResolution marks
+// the movements as posted by the resolution of review r.
+func (w *work) releaseHeld(rec *OpRecord, r *Review, batchOverride uuid.UUID, byResolution bool) error {
 	op, err := rec.Operation()
 	if err != nil {
 		return fmt.Errorf("decode held op %s: %w", rec.OpID, err)
@@ -482,7 +622,7 @@ func (w *work) releaseHeld(rec *OpRecord, r *Review, batchOverride uuid.UUID) er
 	if err := w.checkItem(oc); err != nil {
 		return Errorf(CodeInvalid, "operation %s cannot be posted: %s", rec.OpID, ErrorMessage(err))
 	}
-	if r.Kind != ReviewUnknownOrder {
+	if byResolution {
 		oc.reviewID = r.ID
 	}
 	if batchOverride != uuid.Nil {
@@ -490,7 +630,7 @@ func (w *work) releaseHeld(rec *OpRecord, r *Review, batchOverride uuid.UUID) er
 		if err != nil {
 			return err
 		}
-		oc.op.Batch = b.Code
+		oc.op.Batch, oc.chosenBatch = b.Code, true
 	}
 	if op.ToLocation != "" {
 		oc.toLoc, err = w.locationByCode(loc.WarehouseID, op.ToLocation)
@@ -561,6 +701,17 @@ func (w *work) applyCount(oc *opCtx) error {
 	expected, err := w.stockAsOf(k, oc.eff)
 	if err != nil {
 		return err
+	}
+	// A count at the same time that sorts after this one (by op_id) is not
+	// part of what this count measured.
+	counts, err := w.countsOn(k)
+	if err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if c.EffectiveAt.Equal(oc.eff) && compareUUID(c.OpID, oc.op.OpID) > 0 {
+			expected -= c.Adjusted
+		}
 	}
 	counted := oc.op.Qty
 	// The count posts even with no variance: the zero movement records that
@@ -665,6 +816,17 @@ func (w *work) checkVariance(c *CountRecord, by uuid.UUID, oc *opCtx) error {
 	return nil
 }
 
+// countsBefore reports whether movement mv is part of the stock count c
+// measured: it is effective at or before the count. Two counts at the same
+// time are ordered by op_id, so arrival order never decides which of them
+// stands.
+func countsBefore(mv Movement, c *CountRecord) bool {
+	if mv.Kind == MoveCount && c.EffectiveAt.Equal(mv.EffectiveAt) {
+		return compareUUID(mv.OpID, c.OpID) < 0
+	}
+	return !c.EffectiveAt.Before(mv.EffectiveAt)
+}
+
 // rederive keeps posted counts true to their effective time when a movement
 // lands before them: the earliest count at or after the movement absorbs it
 // with a correcting movement, so the stock as of the count still equals what
@@ -683,7 +845,7 @@ func (w *work) rederive(oc *opCtx, mv Movement) error {
 		if c.OpID == mv.OpID {
 			continue
 		}
-		if target == nil && !c.EffectiveAt.Before(mv.EffectiveAt) {
+		if target == nil && countsBefore(mv, c) {
 			target = c
 		}
 		d := c.EffectiveAt.Sub(mv.EffectiveAt)

@@ -151,6 +151,10 @@ const (
 	MoveCountCorrection MovementKind = "count_correction"
 	// MoveResolution is posted by a manager's review resolution.
 	MoveResolution MovementKind = "resolution"
+	// MoveReturnRematch moves part of a return that came without a batch,
+	// and was put on the last shipped batch in excess, to a batch of the
+	// order that shipped later; Corrects names the return.
+	MoveReturnRematch MovementKind = "return_rematch"
 )
 
 // Movement is one immutable ledger row: a signed quantity on one key.

@@ -274,6 +274,26 @@ func (w *work) itemBySKU(sku string) (*Item, error) {
 	return w.addItem(rows[0]), nil
 }
 
+// touchBatch marks a batch changed, to be written at flush.
+func (w *work) touchBatch(b *Batch) {
+	b.Changed = w.state.NextChange
+	if !slices.Contains(w.newBatches, b) {
+		w.newBatches = append(w.newBatches, b)
+	}
+}
+
+// movesByKeyBatch returns the indexes of this transaction's movements on
+// any key of the batch.
+func (w *work) movesByKeyBatch(batchID uuid.UUID) []int {
+	var out []int
+	for i, m := range w.movements {
+		if m.BatchID == batchID {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // batch returns the batch with id, or nil for NoBatch.
 func (w *work) batch(id uuid.UUID) (*Batch, error) {
 	if id == NoBatch {

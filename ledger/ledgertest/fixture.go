@@ -207,6 +207,14 @@ func (f *fixture) onlyOpen(kind ledger.ReviewKind) ledger.Review {
 	return rs[0]
 }
 
+// tryResolve resolves a review and returns the error, for tests of refusals.
+func (f *fixture) tryResolve(id uuid.UUID, res ledger.Resolution) (ledger.Review, error) {
+	if res.By == "" {
+		res.By = "manager@acme"
+	}
+	return f.l.ResolveReview(f.ctx, f.tenant.ID, id, res)
+}
+
 func (f *fixture) resolve(id uuid.UUID, res ledger.Resolution) ledger.Review {
 	f.t.Helper()
 	if res.By == "" {
@@ -268,6 +276,10 @@ func count(sku, loc string, qty int64, batch string) ledger.Operation {
 
 func adjust(sku, loc string, qty int64, batch, reason string) ledger.Operation {
 	return ledger.Operation{Kind: ledger.KindAdjust, SKU: sku, Location: loc, Qty: qty, Batch: batch, Reason: reason}
+}
+
+func op(kind ledger.Kind, sku, loc string, qty int64, batch, order string) ledger.Operation {
+	return ledger.Operation{Kind: kind, SKU: sku, Location: loc, Qty: qty, Batch: batch, Order: order}
 }
 
 func at(op ledger.Operation, t time.Time) ledger.Operation {

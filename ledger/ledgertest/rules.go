@@ -204,12 +204,24 @@ func testExchange(t *testing.T, nf Factory) {
 	resp := f.merge(f.devs[1], ops)
 	wantStatus(t, resp.Results[0], ledger.StatusApplied, "")
 	wantStatus(t, resp.Results[1], ledger.StatusApplied, "")
-	// exchange_of must name a return on the same order.
-	bad := pick("BOLT", "A1", 1, "L2", "SO-OTHER")
+	// The link is recorded, not judged: the return it names may sync
+	// later from another device, and a physical pick is never rejected.
+	other := pick("BOLT", "A1", 1, "L2", "SO-OTHER")
+	other.ExchangeOf = uuid.Must(uuid.NewV7()).String()
+	wantStatus(t, f.push1(f.devs[1], other), ledger.StatusApplied, "")
+	// exchange_of must be an operation id, on a pick, with an order.
+	bad := pick("BOLT", "A1", 1, "L2", "")
 	bad.ExchangeOf = ops[0].OpID.String()
 	wantStatus(t, f.push1(f.devs[1], bad), ledger.StatusRejected, ledger.CodeInvalidExchange)
+	onReturn := ret("BOLT", "B1", 1, "L1", "SO-EX")
+	onReturn.ExchangeOf = ops[0].OpID.String()
+	wantStatus(t, f.push1(f.devs[1], onReturn), ledger.StatusRejected, ledger.CodeUnexpectedField)
 	f.wantBalance("B1", "BOLT", "L1", 1)
-	f.wantBalance("A1", "BOLT", "L2", 4)
+	f.wantBalance("A1", "BOLT", "L2", 3)
+	log, _ := f.l.OpLog(f.ctx, f.tenant.ID, ledger.OpLogFilter{DeviceID: f.devs[1].ID})
+	if op, err := log[1].Operation(); err != nil || op.ExchangeOf != ops[0].OpID.String() {
+		t.Errorf("exchange link not kept in the op log: %+v %v", op, err)
+	}
 	f.checkConsistent()
 }
 
@@ -360,5 +372,3 @@ func testUnknownReference(t *testing.T, nf Factory) {
 	}
 	f.checkConsistent()
 }
-
-var _ = uuid.Nil

@@ -98,6 +98,15 @@ type outcome struct {
 	open     []string
 }
 
+func (o outcome) String() string {
+	var parts []string
+	for k, v := range o.balances {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return "balances " + strings.Join(parts, " ") + " | open " + strings.Join(o.open, "; ")
+}
+
 func (f *fixture) outcome() outcome {
 	f.t.Helper()
 	rows, err := f.l.Balances(f.ctx, f.tenant.ID, ledger.BalanceFilter{NonZero: true})
