@@ -327,15 +327,10 @@ func (w *work) applyReturn(oc *opCtx) error {
 		return err
 	}
 	if oc.chosenBatch {
-		k := oc.key(oc.loc, batchID(b))
-		if _, err := w.post(oc, k, op.Qty, MoveReturn); err != nil {
-			return err
-		}
-		line, err := w.orderLine(op.Order, oc.item.ID, batchID(b))
+		k, line, err := w.postReturn(oc, batchID(b), op.Qty)
 		if err != nil {
 			return err
 		}
-		line.Returned += op.Qty
 		if line.Shipped > 0 && line.Returned > line.Shipped {
 			r, err := w.returnReview(ReviewOverReturn, op.OpID, oc.deviceID, k, op.Order, op.Qty)
 			if err != nil {
@@ -370,14 +365,9 @@ func (w *work) applyReturn(oc *opCtx) error {
 			oc.hold(r, fmt.Sprintf("order %s has no known shipment of %s; held until it syncs or a manager decides", op.Order, oc.item.SKU))
 			return nil
 		}
-		if _, err := w.post(oc, k, op.Qty, MoveReturn); err != nil {
+		if _, _, err := w.postReturn(oc, batchID(b), op.Qty); err != nil {
 			return err
 		}
-		line, err := w.orderLine(op.Order, oc.item.ID, batchID(b))
-		if err != nil {
-			return err
-		}
-		line.Returned += op.Qty
 		r, err := w.returnReview(ReviewUnknownOrder, op.OpID, oc.deviceID, k, op.Order, op.Qty)
 		if err != nil {
 			return err
@@ -387,15 +377,10 @@ func (w *work) applyReturn(oc *opCtx) error {
 	}
 
 	if !noBatch {
-		k := oc.key(oc.loc, batchID(b))
-		if _, err := w.post(oc, k, op.Qty, MoveReturn); err != nil {
-			return err
-		}
-		line, err := w.orderLine(op.Order, oc.item.ID, batchID(b))
+		k, line, err := w.postReturn(oc, batchID(b), op.Qty)
 		if err != nil {
 			return err
 		}
-		line.Returned += op.Qty
 		switch {
 		case oc.item.BatchTracked && line.Shipped == 0:
 			r, err := w.returnReview(ReviewWrongBatchReturn, op.OpID, oc.deviceID, k, op.Order, op.Qty)
@@ -448,15 +433,25 @@ func (w *work) applyReturn(oc *opCtx) error {
 	return nil
 }
 
-func (w *work) allocateReturn(oc *opCtx, l *OrderLine, qty int64, allocs *[]Allocation) error {
-	if _, err := w.post(oc, oc.key(oc.loc, l.BatchID), qty, MoveReturn); err != nil {
-		return err
+// postReturn posts qty of a return on an order to a batch at the return's
+// location, and counts it as returned on the order's line for that batch.
+func (w *work) postReturn(oc *opCtx, batchID uuid.UUID, qty int64) (Key, *OrderLine, error) {
+	k := oc.key(oc.loc, batchID)
+	if _, err := w.post(oc, k, qty, MoveReturn); err != nil {
+		return k, nil, err
 	}
-	line, err := w.orderLine(l.Order, l.ItemID, l.BatchID)
+	line, err := w.orderLine(oc.op.Order, oc.item.ID, batchID)
 	if err != nil {
-		return err
+		return k, nil, err
 	}
 	line.Returned += qty
+	return k, line, nil
+}
+
+func (w *work) allocateReturn(oc *opCtx, l *OrderLine, qty int64, allocs *[]Allocation) error {
+	if _, _, err := w.postReturn(oc, l.BatchID, qty); err != nil {
+		return err
+	}
 	code := w.batchCode(l.BatchID)
 	for i := range *allocs {
 		if (*allocs)[i].Batch == code {
