@@ -102,6 +102,8 @@ func validCode(s string) string {
 		return "has leading or trailing spaces"
 	case strings.ContainsAny(s, "\t\r\n"):
 		return "contains a control character"
+	case !validText(s):
+		return "is not valid UTF-8 text (or contains a NUL character)"
 	}
 	return ""
 }
@@ -125,7 +127,7 @@ func (c *Catalog) validate() []RowError {
 			bad("warehouses", i, "code", m)
 		}
 		dup("warehouses", i, "code", w.Code)
-		if len(w.Name) > 200 {
+		if len(w.Name) > 200 || !validText(w.Name) {
 			bad("warehouses", i, "name", "is longer than 200 characters")
 		}
 	}
@@ -144,8 +146,8 @@ func (c *Catalog) validate() []RowError {
 			bad("items", i, "sku", m)
 		}
 		dup("items", i, "sku", it.SKU)
-		if it.Name == "" || len(it.Name) > 200 {
-			bad("items", i, "name", "must be 1-200 characters")
+		if it.Name == "" || len(it.Name) > 200 || !validText(it.Name) {
+			bad("items", i, "name", "must be 1-200 characters of UTF-8 text")
 		}
 		if m := validCode(it.Unit); m != "" {
 			bad("items", i, "unit", m)

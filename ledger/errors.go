@@ -39,6 +39,8 @@ const (
 	CodeInvalidExchange Code = "invalid_exchange"
 	CodeBarcodeMismatch Code = "barcode_mismatch"
 	CodeTooLong         Code = "too_long"
+	CodeInvalidText     Code = "invalid_text"
+	CodeExpiryConflict  Code = "expiry_conflict"
 )
 
 // Error is the ledger's error type: a code for programs and a message for

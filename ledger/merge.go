@@ -113,9 +113,11 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 
 	// Resolve every reference of the new operations at once, and preload
 	// what the rules will read for the keys and orders they name.
+	// Only valid operations reach the catalog: a value no store can hold
+	// as text must never reach a query.
 	var fresh []Operation
 	for _, op := range ops {
-		if op.Seq > m.dev.AckedSeq {
+		if op.Seq > m.dev.AckedSeq && op.Validate() == nil {
 			fresh = append(fresh, op)
 		}
 	}
@@ -136,7 +138,11 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 			results[i] = res
 			continue
 		}
-		rec := &OpRecord{TenantID: m.tenantID(), DeviceID: m.dev.ID, Seq: op.Seq, OpID: op.OpID, Kind: op.Kind,
+		kind := op.Kind
+		if !KnownKind(kind) {
+			kind = "" // the payload keeps what was sent
+		}
+		rec := &OpRecord{TenantID: m.tenantID(), DeviceID: m.dev.ID, Seq: op.Seq, OpID: op.OpID, Kind: kind,
 			Payload: payload, PayloadHash: hash, ReceivedAt: m.now,
 			EffectiveAt: m.effectiveAt(op)}
 		replayed := false

@@ -3,8 +3,10 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -181,6 +183,14 @@ func (op Operation) canonicalPayload() ([]byte, []byte) {
 // Validate checks what can be checked without the catalog. It returns an
 // *Error with an operation-level code naming the first problem found.
 func (op Operation) Validate() error {
+	for _, f := range []struct{ name, v string }{{"kind", string(op.Kind)}, {"sku", op.SKU}, {"barcode", op.Barcode},
+		{"batch", op.Batch}, {"expiry", op.Expiry}, {"location", op.Location}, {"to_location", op.ToLocation},
+		{"order", op.Order}, {"ref", op.Ref}, {"reason", op.Reason}, {"exchange_of", op.ExchangeOf},
+		{"actor", op.Actor}, {"note", op.Note}} {
+		if !validText(f.v) {
+			return Errorf(CodeInvalidText, "%s is not valid UTF-8 text (or contains a NUL character)", f.name)
+		}
+	}
 	if op.OpID == uuid.Nil {
 		return Errorf(CodeMissingField, "op_id is required")
 	}
@@ -292,6 +302,15 @@ func (op Operation) Validate() error {
 	}
 	return nil
 }
+
+// validText reports whether s is UTF-8 without NUL characters: what every
+// store can keep as text.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// KnownKind reports whether k is one of Kinds.
+func KnownKind(k Kind) bool { return slices.Contains(Kinds, k) }
 
 // DateLayout is how dates (batch expiry) are written.
 const DateLayout = "2006-01-02"

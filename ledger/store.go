@@ -87,7 +87,11 @@ type ReadTx interface {
 	CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]Discrepancy, error)
 }
 
-// Tx is a read-write transaction holding one tenant's ledger lock.
+// Tx is a read-write transaction holding one tenant's ledger lock. The
+// ledger only writes rows whose catalog references exist; a store may refuse
+// others (CodeNotFound, at the latest on commit) but need not: the SQLite
+// store has foreign keys on every table, the PostgreSQL store only on the
+// catalog, to keep ingest fast.
 type Tx interface {
 	ReadTx
 	// Ledger returns the tenant's counters as read under the lock.

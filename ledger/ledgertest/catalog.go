@@ -96,7 +96,7 @@ func testCatalogRowErrors(t *testing.T, nf Factory) {
 	for _, r := range ce.Rows {
 		got[r.String()] = true
 	}
-	for _, want := range []string{"locations[1].code: is required", "items[0].name: must be 1-200 characters",
+	for _, want := range []string{"locations[1].code: is required", "items[0].name: must be 1-200 characters of UTF-8 text",
 		"items[1].expiry_tracked: an expiry-tracked item must be batch-tracked: expiry belongs to a batch",
 		`batches[0].expiry: "2026-13-01" is not a date (YYYY-MM-DD)`} {
 		if !got[want] {

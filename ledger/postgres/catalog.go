@@ -346,6 +346,14 @@ func (w *writeTx) UpsertItems(ctx context.Context, rows []ledger.Item) error {
 	if err := lockedRows(w, rows, func(r ledger.Item) uuid.UUID { return r.TenantID }); err != nil {
 		return err
 	}
+	// Every row's barcodes count, even of an item listed twice; the item's
+	// other fields come from its last row.
+	var bcs []ledger.Item // one entry per barcode: TenantID, ID, Barcodes[0], Changed
+	for _, r := range rows {
+		for _, code := range r.Barcodes {
+			bcs = append(bcs, ledger.Item{TenantID: r.TenantID, ID: r.ID, Barcodes: []string{code}, Changed: r.Changed})
+		}
+	}
 	rows = lastByKey(rows, func(r ledger.Item) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil
@@ -364,13 +372,9 @@ func (w *writeTx) UpsertItems(ctx context.Context, rows []ledger.Item) error {
 		tenant uuid.UUID
 		code   string
 	}
-	var bcs []ledger.Item // one entry per barcode: TenantID, ID, Barcodes[0], Changed
 	for i, r := range rows {
 		tenants[i], ids[i], skus[i], names[i], units[i] = r.TenantID, r.ID, r.SKU, r.Name, r.Unit
 		batch[i], expiry[i], changed[i] = r.BatchTracked, r.ExpiryTracked, r.Changed
-		for _, code := range r.Barcodes {
-			bcs = append(bcs, ledger.Item{TenantID: r.TenantID, ID: r.ID, Barcodes: []string{code}, Changed: r.Changed})
-		}
 	}
 	_, err := w.q.Exec(ctx, `
 		INSERT INTO items (tenant_id, item_id, sku, name, unit, batch_tracked, expiry_tracked, changed)
@@ -437,7 +441,7 @@ func scanBatch(row pgx.CollectableRow) (ledger.Batch, error) {
 // BatchesByCode returns the batches named by refs (item and code).
 func (r *readTx) BatchesByCode(ctx context.Context, tenantID uuid.UUID, refs []ledger.BatchRef) ([]ledger.Batch, error) {
 	if len(refs) == 0 {
-		return nil, nil
+		return []ledger.Batch{}, nil
 	}
 	items := make([]uuid.UUID, len(refs))
 	codes := make([]string, len(refs))

@@ -196,6 +196,20 @@ func (w *writeTx) AddBalances(ctx context.Context, tenantID uuid.UUID, change in
 	if len(deltas) == 0 {
 		return nil
 	}
+	// One INSERT cannot touch a row twice: a key given twice is summed
+	// here first, in the order it first appears.
+	merged := make([]ledger.BalanceDelta, 0, len(deltas))
+	at := make(map[ledger.Key]int, len(deltas))
+	for _, d := range deltas {
+		if i, ok := at[d.Key]; ok {
+			merged[i].Delta += d.Delta
+			merged[i].LastPosition = max(merged[i].LastPosition, d.LastPosition)
+			continue
+		}
+		at[d.Key] = len(merged)
+		merged = append(merged, d)
+	}
+	deltas = merged
 	var (
 		locs      = make([]uuid.UUID, len(deltas))
 		items     = make([]uuid.UUID, len(deltas))
@@ -285,7 +299,7 @@ func (w *writeTx) UpsertOrderLines(ctx context.Context, tenantID uuid.UUID, rows
 // effective time.
 func (r *readTx) CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key) ([]ledger.CountRecord, error) {
 	if len(keys) == 0 {
-		return nil, nil
+		return []ledger.CountRecord{}, nil
 	}
 	locs, items, batches := keyArrays(keys)
 	rows, err := r.q.Query(ctx, `SELECT op_id, device_id, location_id, item_id, batch_id, effective_at, counted, expected, adjusted

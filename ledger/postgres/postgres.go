@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,9 @@ import (
 // schema on the connection's search_path holds the tables).
 type Store struct {
 	pool *pgxpool.Pool
+	// readPool serves Read, so readers never wait behind writers for a
+	// connection.
+	readPool *pgxpool.Pool
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -64,7 +68,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	readPool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &Store{pool: pool, readPool: readPool}, nil
 }
 
 // Pool returns the store's connection pool, for health checks, benchmarks
@@ -75,6 +84,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // to be returned.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.readPool.Close()
 	return nil
 }
 
@@ -101,21 +111,11 @@ func (s *Store) CreateTenant(ctx context.Context, t ledger.Tenant) error {
 // It commits when fn returns nil and rolls back otherwise, returning fn's
 // error unchanged. Returns CodeNotFound if the tenant does not exist.
 func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	tx, w, err := s.lockTenant(ctx, tenantID)
 	if err != nil {
-		return fmt.Errorf("begin write: %w", err)
+		return err
 	}
 	defer rollback(ctx, tx)
-
-	w := &writeTx{readTx: readTx{q: tx}, tenantID: tenantID}
-	err = tx.QueryRow(ctx, `SELECT next_position, next_change FROM tenants WHERE tenant_id = $1 FOR UPDATE`, tenantID).
-		Scan(&w.state.NextPosition, &w.state.NextChange)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
-	}
-	if err != nil {
-		return fmt.Errorf("lock tenant %s: %w", tenantID, err)
-	}
 	if err := fn(w); err != nil {
 		return err
 	}
@@ -128,10 +128,45 @@ func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx
 	return nil
 }
 
+// lockTenant begins a write transaction holding the tenant's row lock. It
+// asks for the lock with NOWAIT and, while another writer holds it, gives
+// the connection back and retries after a short jittered pause: writers
+// queued on one busy tenant must not hold every pooled connection and
+// stall the other tenants. Returns CodeNotFound for an unknown tenant and
+// the context's error when it ends first.
+func (s *Store) lockTenant(ctx context.Context, tenantID uuid.UUID) (pgx.Tx, *writeTx, error) {
+	pause := time.Millisecond
+	for {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+		if err != nil {
+			return nil, nil, fmt.Errorf("begin write: %w", err)
+		}
+		w := &writeTx{readTx: readTx{q: tx}, tenantID: tenantID}
+		err = tx.QueryRow(ctx, `SELECT next_position, next_change FROM tenants WHERE tenant_id = $1 FOR UPDATE NOWAIT`, tenantID).
+			Scan(&w.state.NextPosition, &w.state.NextChange)
+		if err == nil {
+			return tx, w, nil
+		}
+		rollback(ctx, tx)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil, ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
+		}
+		if e := pgError(err); e == nil || e.Code != "55P03" { // lock_not_available
+			return nil, nil, fmt.Errorf("lock tenant %s: %w", tenantID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("lock tenant %s: %w", tenantID, ctx.Err())
+		case <-time.After(pause/2 + rand.N(pause)):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
 // Read runs fn in a REPEATABLE READ READ ONLY transaction: every query fn
 // makes sees the same snapshot, and it takes no locks that block writers.
 func (s *Store) Read(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := s.readPool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
@@ -229,7 +264,9 @@ func uniqueError(err error, what string) error {
 		return nil
 	}
 	if e := pgError(err); e != nil && e.Code == "23505" {
-		return ledger.Errorf(ledger.CodeConflict, "%s: %s", what, e.Detail)
+		// The driver's detail names columns and internal IDs: it stays
+		// out of a message callers see.
+		return ledger.Errorf(ledger.CodeConflict, "%s: already exists", what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -238,7 +275,7 @@ func uniqueError(err error, what string) error {
 // constraints report at commit, into CodeNotFound; nil for other errors.
 func foreignKeyError(err error) error {
 	if e := pgError(err); e != nil && e.Code == "23503" {
-		return ledger.Errorf(ledger.CodeNotFound, "a referenced row does not exist: %s (%s)", e.Detail, e.ConstraintName)
+		return ledger.Errorf(ledger.CodeNotFound, "a referenced row does not exist")
 	}
 	return nil
 }
@@ -267,7 +304,14 @@ func timeOf(t pgtype.Timestamptz) time.Time {
 
 func nullText(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
 
-func nullDate(t time.Time) pgtype.Date { return pgtype.Date{Time: t, Valid: !t.IsZero()} }
+// nullDate encodes the UTC calendar day of t, as ledger.FormatDate does.
+func nullDate(t time.Time) pgtype.Date {
+	if t.IsZero() {
+		return pgtype.Date{}
+	}
+	u := t.UTC()
+	return pgtype.Date{Time: time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC), Valid: true}
+}
 
 func dateOf(d pgtype.Date) time.Time {
 	if !d.Valid {

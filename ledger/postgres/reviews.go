@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -88,7 +89,7 @@ func (r *readTx) Review(ctx context.Context, tenantID, reviewID uuid.UUID) (ledg
 // ordered by opening time.
 func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key, orders []string) ([]ledger.Review, error) {
 	if len(keys) == 0 && len(orders) == 0 {
-		return nil, nil
+		return []ledger.Review{}, nil
 	}
 	locs, items, batches := keyArrays(keys)
 	if orders == nil {
@@ -138,9 +139,22 @@ func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 	if err := lockedRows(w, rows, func(r ledger.Review) uuid.UUID { return r.TenantID }); err != nil {
 		return err
 	}
+	// A review listed twice keeps its last row, with the operations of
+	// every row (in the order they were first listed).
+	ops := map[uuid.UUID][]ledger.ReviewOp{}
+	for _, rv := range rows {
+		for _, o := range rv.Ops {
+			if !slices.ContainsFunc(ops[rv.ID], func(x ledger.ReviewOp) bool { return x.OpID == o.OpID }) {
+				ops[rv.ID] = append(ops[rv.ID], o)
+			}
+		}
+	}
 	rows = lastByKey(rows, func(r ledger.Review) [2]uuid.UUID { return [2]uuid.UUID{r.TenantID, r.ID} })
 	if len(rows) == 0 {
 		return nil
+	}
+	for i := range rows {
+		rows[i].Ops = ops[rows[i].ID]
 	}
 	var (
 		tenants     = make([]uuid.UUID, len(rows))

@@ -58,7 +58,7 @@ func (r *readTx) TenantBySlug(ctx context.Context, slug string) (ledger.Tenant, 
 
 // Tenants returns every tenant, ordered by slug.
 func (r *readTx) Tenants(ctx context.Context) ([]ledger.Tenant, error) {
-	ts, err := queryRows(ctx, r.tx, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`)
+	ts, err := queryRows(ctx, r.tx, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, slug`)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
@@ -72,7 +72,9 @@ func queryRows[T any](ctx context.Context, tx *sql.Tx, scan func(scanner) (T, er
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
+	// Empty, not nil, as the PostgreSQL store returns: callers and JSON
+	// see the same thing from both.
+	out := make([]T, 0)
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
@@ -472,7 +474,7 @@ func (r *readTx) CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []le
 		return c, err
 	}, `SELECT op_id, device_id, location_id, item_id, batch_id, effective_at, counted, expected, adjusted FROM counts
 		WHERE tenant_id = ? AND (location_id, item_id, batch_id) IN (SELECT value->>0, value->>1, value->>2 FROM json_each(?))
-		ORDER BY effective_at, op_id`, tenantID, jsonKeys(keys))
+		ORDER BY location_id, item_id, batch_id, effective_at, op_id`, tenantID, jsonKeys(keys))
 	if err != nil {
 		return nil, fmt.Errorf("read counts: %w", err)
 	}

@@ -266,6 +266,11 @@ func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		if isForeignKeyViolation(err) {
+			// Deferred foreign keys report at commit; the PostgreSQL store
+			// answers the same.
+			return ledger.Errorf(ledger.CodeNotFound, "a referenced row does not exist")
+		}
 		return fmt.Errorf("commit write for tenant %s: %w", tenantID, err)
 	}
 	return nil
@@ -293,6 +298,11 @@ func (s *Store) Read(ctx context.Context, fn func(ledger.ReadTx) error) error {
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
 // constraint failure, which the stores report as ledger.CodeConflict.
+func isForeignKeyViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 func isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {

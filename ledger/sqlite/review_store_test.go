@@ -1,0 +1,464 @@
+package sqlite_test
+
+// Store review findings. Each TestStoreFinding_* test states the behaviour
+// the contract (ledger/store.go, DESIGN.md sections 3 and 7) or parity with
+// the PostgreSQL store requires; ledger/postgres/review_store_test.go holds the
+// same assertions against the other store. The helpers here are
+// self-contained (prefix rv) so this file does not depend on the other test
+// files of the package.
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"stocksync/ledger"
+	"stocksync/ledger/sqlite"
+)
+
+var rvT0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+
+func rvID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+func rvStore(t *testing.T) ledger.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// rvSmallPoolStore is rvStore: SQLite's readers have their own pool.
+func rvSmallPoolStore(t *testing.T) ledger.Store { return rvStore(t) }
+
+// rvLedger is a ledger with one tenant, warehouse W1 with bin A1, item
+// WIDGET (barcode 4000001000013) and batch-tracked item BOLT with batch L1.
+type rvLedger struct {
+	store  ledger.Store
+	l      *ledger.Ledger
+	tenant ledger.Tenant
+}
+
+func rvSetup(t *testing.T) *rvLedger {
+	t.Helper()
+	ctx := context.Background()
+	s := rvStore(t)
+	f := &rvLedger{store: s, l: ledger.New(s, ledger.Options{Now: func() time.Time { return rvT0 }})}
+	var err error
+	if f.tenant, err = f.l.CreateTenant(ctx, "acme", "Acme", nil); err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	_, err = f.l.UpsertCatalog(ctx, f.tenant.ID, ledger.Catalog{
+		Warehouses: []ledger.WarehouseInput{{Code: "W1", Name: "Main"}},
+		Locations:  []ledger.LocationInput{{Warehouse: "W1", Code: "A1"}},
+		Items: []ledger.ItemInput{
+			{SKU: "WIDGET", Name: "Widget", Unit: "pcs", Barcodes: []string{"4000001000013"}},
+			{SKU: "BOLT", Name: "Bolt", Unit: "pcs", BatchTracked: true},
+		},
+		Batches: []ledger.BatchInput{{SKU: "BOLT", Code: "L1"}},
+	})
+	if err != nil {
+		t.Fatalf("upsert catalog: %v", err)
+	}
+	return f
+}
+
+func (f *rvLedger) device(t *testing.T, name, prefix string) ledger.Device {
+	t.Helper()
+	d, err := f.l.RegisterDevice(context.Background(), f.tenant.ID, ledger.DeviceInput{Warehouse: "W1", Name: name, BatchPrefix: prefix})
+	if err != nil {
+		t.Fatalf("register device %s: %v", name, err)
+	}
+	return d
+}
+
+func (f *rvLedger) write(t *testing.T, fn func(tx ledger.Tx) error) {
+	t.Helper()
+	if err := f.store.Write(context.Background(), f.tenant.ID, fn); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+func (f *rvLedger) warehouse(t *testing.T) ledger.Warehouse {
+	t.Helper()
+	var whs []ledger.Warehouse
+	err := f.store.Read(context.Background(), func(tx ledger.ReadTx) error {
+		var err error
+		whs, err = tx.Warehouses(context.Background(), f.tenant.ID, []string{"W1"})
+		return err
+	})
+	if err != nil || len(whs) != 1 {
+		t.Fatalf("warehouse W1: %v %v", whs, err)
+	}
+	return whs[0]
+}
+
+func (f *rvLedger) items(t *testing.T, skus ...string) map[string]ledger.Item {
+	t.Helper()
+	out := map[string]ledger.Item{}
+	err := f.store.Read(context.Background(), func(tx ledger.ReadTx) error {
+		its, err := tx.ItemsBySKU(context.Background(), f.tenant.ID, skus)
+		for _, it := range its {
+			out[it.SKU] = it
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (f *rvLedger) locationA1(t *testing.T) ledger.Location {
+	t.Helper()
+	var ls []ledger.Location
+	err := f.store.Read(context.Background(), func(tx ledger.ReadTx) error {
+		var err error
+		ls, err = tx.LocationsByCode(context.Background(), f.tenant.ID, f.warehouse(t).ID, []string{"A1"})
+		return err
+	})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("location A1: %v %v", ls, err)
+	}
+	return ls[0]
+}
+
+// TestStoreFinding_NulByteInOperationFailsWholePush: a string field of an
+// operation may contain U+0000 (valid JSON, "\u0000"); nothing in
+// Operation.Validate refuses it. PostgreSQL text and jsonb cannot store it,
+// so the whole push fails with an internal error, every time it is retried:
+// the device can never sync past that operation. SQLite stores it and
+// answers with a per-operation result, as DESIGN.md section 3 requires
+// ("conflicts never block sync").
+func TestStoreFinding_NulByteInOperationFailsWholePush(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		op   ledger.Operation
+	}{
+		// Rejected (unknown_kind), but the op log row's kind column holds it.
+		{"kind", ledger.Operation{Kind: "pick\x00", SKU: "WIDGET", Location: "A1", Qty: 1}},
+		// A shipment: movements.order_ref and order_lines.order_ref hold it.
+		{"order", ledger.Operation{Kind: ledger.KindPick, SKU: "WIDGET", Location: "A1", Qty: 1, Order: "SO-1\x00"}},
+		// Held: the unknown_reference review's evidence (jsonb) holds it.
+		{"unknown sku", ledger.Operation{Kind: ledger.KindReceive, SKU: "NEW\x00", Location: "A1", Qty: 1}},
+	}
+	for i, c := range cases {
+		dev := f.device(t, "hh-"+c.name, "P"+string(rune('A'+i)))
+		// A good operation first: it is lost with the bad one.
+		good := ledger.Operation{OpID: rvID(), Seq: 1, Kind: ledger.KindReceive, OccurredAt: rvT0, SKU: "WIDGET", Location: "A1", Qty: 5}
+		bad := c.op
+		bad.OpID, bad.Seq, bad.OccurredAt = rvID(), 2, rvT0
+		resp, err := f.l.Merge(ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: rvT0,
+			Ops: []ledger.Operation{good, bad}})
+		if err != nil {
+			t.Errorf("%s: a NUL byte in one operation fails the whole push (code %s: %v); the device is stuck behind it",
+				c.name, ledger.ErrorCode(err), err)
+			continue
+		}
+		if resp.AckedSeq != 2 {
+			t.Errorf("%s: acked seq %d, want 2", c.name, resp.AckedSeq)
+		}
+	}
+}
+
+// TestStoreFinding_ForeignKeyViolationIsNotFound: a row referring to a
+// missing catalog row fails at commit (the foreign keys are deferred).
+// PostgreSQL maps that to CodeNotFound; SQLite returns the driver's error,
+// which callers see as CodeInternal.
+func TestStoreFinding_ForeignKeyViolationIsNotFound(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	err := f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
+		return tx.UpsertLocations(ctx, []ledger.Location{{TenantID: f.tenant.ID, ID: rvID(), WarehouseID: rvID(), Code: "X1", Changed: 9}})
+	})
+	if got := ledger.ErrorCode(err); got != ledger.CodeNotFound {
+		t.Fatalf("location in a missing warehouse: err %v (code %q), want code %q", err, got, ledger.CodeNotFound)
+	}
+}
+
+// TestStoreFinding_ErrorMessagesLeakDriverDetail: ledger.ErrorMessage
+// returns an *Error's message to callers as is ("so details never leak").
+// The PostgreSQL store builds CodeConflict and CodeNotFound messages from
+// the driver's Detail (and constraint name): table columns and the tenant's
+// internal UUID reach an API caller. Reachable through RegisterDevice with
+// a batch prefix that is already taken.
+func TestStoreFinding_ErrorMessagesLeakDriverDetail(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	f.device(t, "hh-1", "HH1")
+	_, err := f.l.RegisterDevice(ctx, f.tenant.ID, ledger.DeviceInput{Warehouse: "W1", Name: "hh-2", BatchPrefix: "HH1"})
+	if got := ledger.ErrorCode(err); got != ledger.CodeConflict {
+		t.Fatalf("duplicate batch prefix: err %v (code %q), want %q", err, got, ledger.CodeConflict)
+	}
+	fkErr := f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
+		return tx.UpsertLocations(ctx, []ledger.Location{{TenantID: f.tenant.ID, ID: rvID(), WarehouseID: rvID(), Code: "X1", Changed: 9}})
+	})
+	for what, e := range map[string]error{"conflict": err, "foreign key": fkErr} {
+		msg := ledger.ErrorMessage(e)
+		for _, leak := range []string{f.tenant.ID.String(), "Key (", "tenant_id", "constraint", "_fkey", "SQLSTATE"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("%s: message shown to callers contains %q: %q", what, leak, msg)
+			}
+		}
+	}
+}
+
+// TestStoreFinding_EmptyResultsNilOnOneStoreOnly: a list method that
+// finds nothing returns a non-nil empty slice on PostgreSQL
+// (pgx.CollectRows) and nil on SQLite (queryRows), so results differ under
+// reflect.DeepEqual and in JSON ([] against null). The assertion takes
+// the PostgreSQL behaviour.
+func TestStoreFinding_EmptyResultsNilOnOneStoreOnly(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	item := f.items(t, "WIDGET")["WIDGET"]
+	k := ledger.Key{LocationID: f.locationA1(t).ID, ItemID: item.ID, BatchID: ledger.NoBatch}
+	var nilOnes []string
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		check := func(name string, isNil bool, err error) {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if isNil {
+				nilOnes = append(nilOnes, name)
+			}
+		}
+		tid := f.tenant.ID
+		devs, err := tx.Devices(ctx, tid)
+		check("Devices", devs == nil, err)
+		bs, err := tx.BatchesByID(ctx, tid, []uuid.UUID{rvID()})
+		check("BatchesByID", bs == nil, err)
+		ops, err := tx.LookupOps(ctx, tid, rvID(), 1, 10, []uuid.UUID{rvID()})
+		check("LookupOps", ops == nil, err)
+		mb, err := tx.MovementsBetween(ctx, tid, k, rvT0.Add(-time.Hour), rvT0)
+		check("MovementsBetween", mb == nil, err)
+		mo, err := tx.MovementsOfOp(ctx, tid, rvID())
+		check("MovementsOfOp", mo == nil, err)
+		ol, err := tx.OrderLines(ctx, tid, []string{"SO-1"})
+		check("OrderLines", ol == nil, err)
+		cs, err := tx.CountsOnKeys(ctx, tid, []ledger.Key{k})
+		check("CountsOnKeys", cs == nil, err)
+		qb, err := tx.QueryBalances(ctx, tid, ledger.BalanceFilter{})
+		check("QueryBalances", qb == nil, err)
+		qm, err := tx.QueryMovements(ctx, tid, ledger.MovementFilter{})
+		check("QueryMovements", qm == nil, err)
+		qr, err := tx.QueryReviews(ctx, tid, ledger.ReviewFilter{})
+		check("QueryReviews", qr == nil, err)
+		ql, err := tx.QueryOpLog(ctx, tid, ledger.OpLogFilter{})
+		check("QueryOpLog", ql == nil, err)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nilOnes) > 0 {
+		t.Fatalf("these return nil, not an empty slice, when nothing matches (the other store returns []): %v", nilOnes)
+	}
+}
+
+// TestStoreFinding_TenantsOrderDiffers: PostgreSQL lists tenants oldest
+// first (created_at, slug); SQLite by slug. Ledger.Tenants and `stocksync
+// check` therefore list tenants in a different order per store. The
+// assertion takes the PostgreSQL order.
+func TestStoreFinding_TenantsOrderDiffers(t *testing.T) {
+	t.Parallel()
+	s := rvStore(t)
+	ctx := context.Background()
+	older := ledger.Tenant{ID: rvID(), Slug: "zeta", Name: "Zeta", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
+	newer := ledger.Tenant{ID: rvID(), Slug: "alpha", Name: "Alpha", Settings: ledger.DefaultSettings, CreatedAt: rvT0.Add(time.Hour)}
+	for _, tn := range []ledger.Tenant{older, newer} {
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slugs []string
+	err := s.Read(ctx, func(tx ledger.ReadTx) error {
+		ts, err := tx.Tenants(ctx)
+		for _, tn := range ts {
+			slugs = append(slugs, tn.Slug)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(slugs, []string{"zeta", "alpha"}) {
+		t.Fatalf("Tenants = %v, want oldest first [zeta alpha] as the other store lists them", slugs)
+	}
+}
+
+// TestStoreFinding_CountsOnKeysOrderDiffers: PostgreSQL returns counts by
+// key, then effective time; SQLite by effective time only. The assertion
+// takes the PostgreSQL order.
+func TestStoreFinding_CountsOnKeysOrderDiffers(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	its := f.items(t, "WIDGET", "BOLT")
+	loc := f.locationA1(t)
+	k1 := ledger.Key{LocationID: loc.ID, ItemID: its["WIDGET"].ID, BatchID: ledger.NoBatch}
+	k2 := ledger.Key{LocationID: loc.ID, ItemID: its["BOLT"].ID, BatchID: ledger.NoBatch}
+	lo, hi := k1, k2
+	if hi.Less(lo) {
+		lo, hi = hi, lo
+	}
+	// The higher key's count is the earlier one.
+	cLate := ledger.CountRecord{OpID: rvID(), DeviceID: rvID(), Key: lo, EffectiveAt: rvT0.Add(time.Hour), Counted: 1, Adjusted: 1}
+	cEarly := ledger.CountRecord{OpID: rvID(), DeviceID: rvID(), Key: hi, EffectiveAt: rvT0, Counted: 2, Adjusted: 2}
+	f.write(t, func(tx ledger.Tx) error {
+		return tx.UpsertCounts(ctx, f.tenant.ID, []ledger.CountRecord{cLate, cEarly})
+	})
+	var got []uuid.UUID
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		cs, err := tx.CountsOnKeys(ctx, f.tenant.ID, []ledger.Key{k1, k2})
+		for _, c := range cs {
+			got = append(got, c.OpID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []uuid.UUID{cLate.OpID, cEarly.OpID}) {
+		t.Fatalf("CountsOnKeys order = %v, want by key then time %v", got, []uuid.UUID{cLate.OpID, cEarly.OpID})
+	}
+}
+
+// TestStoreFinding_BatchExpiryOfNonUTCTime: Batch.Expiry is a date. SQLite
+// stores ledger.FormatDate(expiry), the UTC date; PostgreSQL's date codec
+// takes the year, month and day in the time's own location. A time.Time at
+// local midnight east of UTC is stored as different dates. The assertion
+// takes ledger.FormatDate's (UTC) reading.
+func TestStoreFinding_BatchExpiryOfNonUTCTime(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	bolt := f.items(t, "BOLT")["BOLT"]
+	expiry := time.Date(2026, 1, 31, 0, 0, 0, 0, time.FixedZone("EET", 2*3600))
+	b := ledger.Batch{TenantID: f.tenant.ID, ID: rvID(), ItemID: bolt.ID, Code: "L9", Expiry: expiry, Changed: 9}
+	f.write(t, func(tx ledger.Tx) error { return tx.UpsertBatches(ctx, []ledger.Batch{b}) })
+	var got []ledger.Batch
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		var err error
+		got, err = tx.BatchesByID(ctx, f.tenant.ID, []uuid.UUID{b.ID})
+		return err
+	})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("read batch: %v %v", got, err)
+	}
+	if g, w := ledger.FormatDate(got[0].Expiry), ledger.FormatDate(expiry); g != w {
+		t.Fatalf("expiry read back as %s, want %s (ledger.FormatDate of what was written)", g, w)
+	}
+}
+
+// TestStoreFinding_UpsertReviewsSameReviewTwiceLosesOps: store.go promises
+// UpsertReviews "adds any new ReviewOps". PostgreSQL keeps only the last row
+// of each review ID (lastByKey) before collecting operations, so the
+// operations only an earlier row lists are dropped; SQLite links them.
+func TestStoreFinding_UpsertReviewsSameReviewTwiceLosesOps(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	opener, second, dev := rvID(), rvID(), rvID()
+	r := ledger.Review{TenantID: f.tenant.ID, ID: rvID(), Kind: ledger.ReviewNegativeStock, Severity: ledger.SeverityHigh,
+		Status: ledger.ReviewOpen, OpID: opener, DeviceID: dev, OpenedAt: rvT0, Changed: 1,
+		Ops: []ledger.ReviewOp{{OpID: opener, DeviceID: dev}, {OpID: second, DeviceID: dev}}}
+	again := r
+	again.Ops = []ledger.ReviewOp{{OpID: opener, DeviceID: dev}}
+	f.write(t, func(tx ledger.Tx) error { return tx.UpsertReviews(ctx, []ledger.Review{r, again}) })
+	var got ledger.Review
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		var err error
+		got, err = tx.Review(ctx, f.tenant.ID, r.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got.Ops, func(o ledger.ReviewOp) bool { return o.OpID == second }) {
+		t.Fatalf("review ops = %v: the operation listed by the first row was dropped", got.Ops)
+	}
+}
+
+// TestStoreFinding_AddBalancesSameKeyTwice: store.go says AddBalances "adds
+// each delta to its balance ... in the order given". SQLite adds both
+// deltas of a key listed twice; PostgreSQL's single INSERT ... ON CONFLICT DO
+// UPDATE fails ("cannot affect row a second time") with an internal error.
+// Every other bulk upsert of the PostgreSQL store deduplicates its rows
+// (lastByKey); this one cannot, since deltas add up.
+func TestStoreFinding_AddBalancesSameKeyTwice(t *testing.T) {
+	t.Parallel()
+	f := rvSetup(t)
+	ctx := context.Background()
+	k := ledger.Key{LocationID: f.locationA1(t).ID, ItemID: f.items(t, "WIDGET")["WIDGET"].ID, BatchID: ledger.NoBatch}
+	err := f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
+		return tx.AddBalances(ctx, f.tenant.ID, 7, []ledger.BalanceDelta{{Key: k, Delta: 1, LastPosition: 1}, {Key: k, Delta: 2, LastPosition: 2}})
+	})
+	if err != nil {
+		t.Fatalf("AddBalances with one key twice: %v", err)
+	}
+	var got map[ledger.Key]int64
+	err = f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		var err error
+		got, err = tx.Balances(ctx, f.tenant.ID, []ledger.Key{k})
+		return err
+	})
+	if err != nil || got[k] != 3 {
+		t.Fatalf("balance = %v (%v), want 3", got[k], err)
+	}
+}
+
+// TestStoreFinding_WaitingWritersStarveOtherTenants: Write takes a pooled
+// connection and then waits, with no lock_timeout, for the tenant's row
+// lock. While one push of tenant A runs, further pushes of A each hold a
+// connection doing nothing; once they fill the pool, reads and writes of
+// every other tenant wait for A. One busy tenant (a shift of handhelds
+// reconnecting at once) stalls the whole server. SQLite reads have their
+// own pool and go on.
+func TestStoreFinding_WaitingWritersStarveOtherTenants(t *testing.T) {
+	t.Parallel()
+	s := rvSmallPoolStore(t)
+	ctx := context.Background()
+	a := ledger.Tenant{ID: rvID(), Slug: "busy", Name: "Busy", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
+	b := ledger.Tenant{ID: rvID(), Slug: "quiet", Name: "Quiet", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
+	for _, tn := range []ledger.Tenant{a, b} {
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold, inside := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = s.Write(ctx, a.ID, func(ledger.Tx) error { close(inside); <-hold; return nil })
+	}()
+	<-inside
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = s.Write(ctx, a.ID, func(ledger.Tx) error { return nil }) }()
+	}
+	time.Sleep(300 * time.Millisecond) // the queued writers take their connections
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := s.Read(rctx, func(tx ledger.ReadTx) error { _, err := tx.Tenant(rctx, b.ID); return err })
+	cancel()
+	close(hold)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("reading tenant %s while tenant %s's writers queue: %v", b.Slug, a.Slug, err)
+	}
+}
