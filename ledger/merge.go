@@ -273,6 +273,14 @@ func (m *merger) merge(op Operation, rec *OpRecord) error {
 		rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
 		return nil
 	}
+	// Nothing happens on the floor after now: an effective time beyond the
+	// clock uncertainty is a wrong clock or a wrong date, and posting it
+	// would let it absorb every later movement into a future count.
+	if limit := m.now.Add(maxFuture(m.tenant.Settings)); rec.EffectiveAt.After(limit) {
+		rec.Result = Result{Status: StatusRejected, Code: CodeInvalidTime,
+			Message: fmt.Sprintf("occurred_at %s is in the future (server time %s)", rec.EffectiveAt.Format(time.RFC3339), m.now.Format(time.RFC3339))}
+		return nil
+	}
 	oc := &opCtx{op: op, rec: rec, deviceID: m.dev.ID, batchPrefix: m.dev.BatchPrefix, eff: rec.EffectiveAt}
 	rec.Result.Status = StatusApplied
 
@@ -345,6 +353,12 @@ func (m *merger) merge(op Operation, rec *OpRecord) error {
 	return nil
 }
 
+// maxFuture is how far after the server's clock an effective time may be:
+// the tenant's clock uncertainty, and at least a minute for network delay.
+func maxFuture(s Settings) time.Duration {
+	return max(s.ClockUncertainty, time.Minute)
+}
+
 // checkItem validates what depends on the item: batch and expiry rules.
 func (w *work) checkItem(oc *opCtx) error {
 	op, it := oc.op, oc.item
@@ -365,6 +379,13 @@ func (w *work) checkItem(oc *opCtx) error {
 			// Matched against the order's shipments.
 		default:
 			return Errorf(CodeBatchRequired, "%s is batch-tracked; scan the batch", it.SKU)
+		}
+	}
+	if op.Kind == KindReceive && op.Batch != "" && op.Expiry != "" {
+		// A lot has one expiry: a receipt that says otherwise is a wrong
+		// label or a wrong lot, and a person must look before it posts.
+		if b := w.batchesByRef[BatchRef{it.ID, op.Batch}]; b != nil && !b.Expiry.IsZero() && FormatDate(b.Expiry) != op.Expiry {
+			return Errorf(CodeExpiryConflict, "batch %s of %s expires %s, the receipt says %s", op.Batch, it.SKU, FormatDate(b.Expiry), op.Expiry)
 		}
 	}
 	if op.Kind == KindReceive && it.ExpiryTracked && op.Expiry == "" {

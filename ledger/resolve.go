@@ -68,6 +68,28 @@ func (l *Ledger) ResolveReview(ctx context.Context, tenantID, reviewID uuid.UUID
 	return out, err
 }
 
+// checkFields refuses a target the action does not use: the audit record
+// must never name a SKU, batch or location that played no part.
+func (res Resolution) checkFields() error {
+	used := map[Action]string{
+		ActionAccept: "", ActionReverse: "", ActionReassignBatch: "batch",
+		ActionAdjust: "qty location batch", ActionMapReference: "sku location to_location",
+	}
+	allowed, ok := used[res.Action]
+	if !ok {
+		return nil // an unknown action is refused by apply
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"batch", res.Batch != ""}, {"qty", res.Qty != 0}, {"sku", res.SKU != ""}, {"location", res.Location != ""}, {"to_location", res.ToLocation != ""}} {
+		if f.set && !strings.Contains(" "+allowed+" ", " "+f.name+" ") {
+			return Errorf(CodeInvalid, "%s takes no %s", res.Action, f.name)
+		}
+	}
+	return nil
+}
+
 type resolver struct {
 	*work
 	r   *Review
@@ -85,6 +107,9 @@ func (rs *resolver) apply() error {
 		return err
 	}
 	held := rec != nil && !rec.Posted
+	if err := res.checkFields(); err != nil {
+		return err
+	}
 	switch res.Action {
 	case ActionAccept:
 		return nil
@@ -155,6 +180,19 @@ func (rs *resolver) judgeStock() error {
 			return err
 		}
 		open = slices.DeleteFunc(open, func(o *Review) bool { return o.ID == rs.r.ID })
+		if after < 0 && rs.r.Kind == ReviewNegativeStock && rs.r.Key == k && len(open) == 0 && len(rs.r.Ops) > 1 &&
+			(rs.res.Action == ActionReverse || rs.res.Action == ActionReassignBatch) {
+			// The decision was about the opening operation; the others
+			// that took the key below zero still need one.
+			onHand := after
+			next := rs.openReview(ReviewNegativeStock, rs.r.Ops[1].OpID, rs.r.Ops[1].DeviceID, k, "",
+				Evidence{OnHand: &onHand, Detail: fmt.Sprintf("still negative after the resolution of review %s", rs.r.ID)},
+				negativeSuggestions(after))
+			for _, o := range rs.r.Ops[2:] {
+				rs.joinReview(next, o.OpID, o.DeviceID)
+			}
+			continue
+		}
 		switch {
 		case after < 0 && after < before:
 			onHand := after
@@ -175,8 +213,10 @@ func (rs *resolver) judgeStock() error {
 	return nil
 }
 
-// netByKey sums an operation's stock movements (its own, and every
-// correction of it) per key.
+// netByKey sums an operation's stock movements per key: its own, and every
+// correction of it. A correction the operation caused to another operation
+// (a count absorbing it, a return re-matched by it) belongs to that other
+// operation, so each correction is reversed with exactly one of them.
 func (rs *resolver) netByKey() (map[Key]int64, []Key, error) {
 	movs, err := rs.movementsOfOp(rs.r.OpID)
 	if err != nil {
@@ -185,6 +225,9 @@ func (rs *resolver) netByKey() (map[Key]int64, []Key, error) {
 	net := map[Key]int64{}
 	var keys []Key
 	for _, m := range movs {
+		if m.Corrects != rs.r.OpID && m.Corrects != uuid.Nil {
+			continue
+		}
 		if _, ok := net[m.Key]; !ok {
 			keys = append(keys, m.Key)
 		}
@@ -472,9 +515,19 @@ func (rs *resolver) mapReference(rec *OpRecord) error {
 			return Errorf(CodeNotFound, "sku %s not found", res.SKU)
 		}
 		if barcodeUnknown {
-			it.Barcodes = append(it.Barcodes, unknown["barcode"])
-			rs.itemsByBarcode[unknown["barcode"]] = it
-			rs.newItems = append(rs.newItems, it)
+			code := unknown["barcode"]
+			owners, err := rs.tx.ItemsByBarcode(rs.ctx, rs.tenantID(), []string{code})
+			if err != nil {
+				return err
+			}
+			switch owner, known := owners[code]; {
+			case known && owner.ID != it.ID:
+				return Errorf(CodeBarcodeMismatch, "barcode %s has since been given to %s in the catalog; map it to %s", code, owner.SKU, owner.SKU)
+			case !known:
+				it.Barcodes = append(it.Barcodes, code)
+				rs.itemsByBarcode[code] = it
+				rs.newItems = append(rs.newItems, it)
+			}
 		}
 		k.ItemID = it.ID
 		op.SKU, op.Barcode = res.SKU, ""

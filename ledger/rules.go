@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ type opCtx struct {
 // flag records that the operation opened or joined a review.
 func (oc *opCtx) flag(r *Review, msg string) {
 	res := &oc.rec.Result
+	if slices.Contains(res.ReviewIDs, r.ID) {
+		return
+	}
 	res.ReviewIDs = append(res.ReviewIDs, r.ID)
 	if res.Status == StatusApplied {
 		res.Status = StatusFlagged
@@ -177,14 +181,22 @@ func (w *work) applyReceive(oc *opCtx) error {
 		if err != nil {
 			return err
 		}
-		if taken != nil {
-			// Another operation's lot: never merge two lots silently.
+		if taken != nil && taken.Generated {
+			// Another receipt's generated lot: never merge two lots
+			// silently. (A lot with this code that is not generated was
+			// first seen on a pick of the printed label that synced
+			// before this receipt: it is this lot.)
 			code = generatedBatchFallback(oc.batchPrefix, oc.op.OpID, oc.op.OccurredAt)
 		}
 		if b, err = w.ensureBatch(oc.item.ID, code, expiry, true); err != nil {
 			return err
 		}
 		oc.rec.Result.Batch = code
+	}
+	if b != nil && !b.Expiry.IsZero() && oc.op.Expiry != "" && oc.op.Expiry != FormatDate(b.Expiry) {
+		// Checked in checkItem; kept here so a released held receipt is
+		// judged the same way.
+		return Errorf(CodeExpiryConflict, "batch %s of %s expires %s, the receipt says %s", b.Code, oc.item.SKU, FormatDate(b.Expiry), oc.op.Expiry)
 	}
 	if b != nil && b.Expiry.IsZero() && oc.op.Expiry != "" {
 		// The lot was first seen on a pick that synced before this receipt:
@@ -745,10 +757,21 @@ func (w *work) applyCount(oc *opCtx) error {
 		if err != nil {
 			return err
 		}
-		r.Evidence.Nearby = append(r.Evidence.Nearby, nearby...)
+		r.Evidence.Nearby = appendNearby(r.Evidence.Nearby, nearby...)
 		oc.flag(r, fmt.Sprintf("%d movement(s) within %s of the count", len(nearby), u))
 	}
 	return nil
+}
+
+// appendNearby adds movements to a count's evidence, each operation's
+// movement of a kind once.
+func appendNearby(list []NearbyMovement, add ...NearbyMovement) []NearbyMovement {
+	for _, n := range add {
+		if !slices.ContainsFunc(list, func(x NearbyMovement) bool { return x.OpID == n.OpID && x.Kind == n.Kind }) {
+			list = append(list, n)
+		}
+	}
+	return list
 }
 
 // isPrimary is true for movements an operation posts for itself, as opposed
@@ -850,7 +873,7 @@ func (w *work) rederive(oc *opCtx, mv Movement) error {
 				return err
 			}
 			w.joinReview(r, mv.OpID, mv.DeviceID)
-			r.Evidence.Nearby = append(r.Evidence.Nearby, NearbyMovement{OpID: mv.OpID, Kind: string(mv.Kind), Qty: mv.Qty, EffectiveAt: mv.EffectiveAt})
+			r.Evidence.Nearby = appendNearby(r.Evidence.Nearby, NearbyMovement{OpID: mv.OpID, Kind: string(mv.Kind), Qty: mv.Qty, EffectiveAt: mv.EffectiveAt})
 			oc.flag(r, fmt.Sprintf("within %s of a count on the same bin", u))
 		}
 	}

@@ -145,6 +145,7 @@ func testShiftScenario(t *testing.T, nf Factory) {
 	}
 	for name, sched := range s.schedules(rng, 6) {
 		f := setupWith(t, nf, settings)
+		f.clock.Advance(4 * time.Hour) // the shift is over; devices sync
 		var delivered []push
 		for _, p := range sched {
 			f.deliver(s, p, false)
