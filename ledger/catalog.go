@@ -310,7 +310,7 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 		for _, b := range existingBatches {
 			batchByRef[BatchRef{b.ItemID, b.Code}] = b
 		}
-		var batchRows []Batch
+		var batchRows, expiryChanged []Batch
 		for i, in := range c.Batches {
 			it, ok := itemBySKU[in.SKU]
 			if !ok {
@@ -326,7 +326,11 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 				b = Batch{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()), ItemID: it.ID, Code: in.Code}
 			}
 			if in.Expiry != "" {
+				before := b.Expiry
 				b.Expiry, _ = ParseDate(in.Expiry) // validated above
+				if ok && !b.Expiry.Equal(before) {
+					expiryChanged = append(expiryChanged, b)
+				}
 			}
 			b.Changed = change
 			batchRows = append(batchRows, b)
@@ -346,9 +350,24 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 		if err := tx.UpsertBatches(ctx, batchRows); err != nil {
 			return err
 		}
-		state.NextChange++
 		res = CatalogResult{len(whRows), len(locRows), len(itemRows), len(batchRows)}
-		return tx.SetLedger(ctx, state)
+		if len(expiryChanged) == 0 {
+			state.NextChange++
+			return tx.SetLedger(ctx, state)
+		}
+		// A lot that learns (or corrects) its expiry judges the picks
+		// already made of it, as a receipt bringing the expiry does.
+		tenant, err := tx.Tenant(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		w := newWork(ctx, tx, tenant, l.clock())
+		for _, b := range expiryChanged {
+			if err := w.recheckExpiredPicks(w.addBatch(b)); err != nil {
+				return err
+			}
+		}
+		return w.flush()
 	})
 	return res, err
 }

@@ -149,16 +149,8 @@ func (rs *resolver) correct(k Key, qty int64, correctsOp bool) error {
 	if qty == 0 {
 		return nil
 	}
-	if rs.before == nil {
-		rs.before = map[Key]int64{}
-	}
-	if _, ok := rs.before[k]; !ok {
-		bal, err := rs.balance(k)
-		if err != nil {
-			return err
-		}
-		rs.before[k] = bal
-		rs.touched = append(rs.touched, k)
+	if err := rs.track(k); err != nil {
+		return err
 	}
 	m := Movement{Key: k, Qty: qty, Kind: MoveResolution, EffectiveAt: rs.now, ReviewID: rs.r.ID}
 	if correctsOp {
@@ -166,6 +158,23 @@ func (rs *resolver) correct(k Key, qty int64, correctsOp bool) error {
 	}
 	_, err := rs.move(m)
 	return err
+}
+
+// track records a key's balance before the resolution first touches it.
+func (rs *resolver) track(k Key) error {
+	if rs.before == nil {
+		rs.before = map[Key]int64{}
+	}
+	if _, ok := rs.before[k]; ok {
+		return nil
+	}
+	bal, err := rs.balance(k)
+	if err != nil {
+		return err
+	}
+	rs.before[k] = bal
+	rs.touched = append(rs.touched, k)
+	return nil
 }
 
 // judgeStock applies the negative-stock rule to the resolution's net effect
@@ -392,6 +401,9 @@ func (rs *resolver) reassign(rec *OpRecord, held bool) error {
 	if !moved {
 		return Errorf(CodeInvalid, "operation %s has nothing posted to move to batch %s", r.OpID, res.Batch)
 	}
+	if err := rs.undoAbsorptions(moves); err != nil {
+		return err
+	}
 	if byBatch == nil {
 		return nil
 	}
@@ -416,6 +428,44 @@ func (rs *resolver) reassign(rec *OpRecord, held bool) error {
 		k := Key{LocationID: r.LocationID, ItemID: it.ID, BatchID: target.ID}
 		if _, err := rs.returnReview(ReviewOverReturn, r.OpID, r.DeviceID, k, op.Order, line.Returned-line.Shipped); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// undoAbsorptions takes back the corrections by which counts on the batches
+// the operation moves off had absorbed it: the operation never touched
+// those keys, so what the counts found there stands as counted.
+func (rs *resolver) undoAbsorptions(moves func(uuid.UUID) bool) error {
+	movs, err := rs.movementsOfOp(rs.r.OpID)
+	if err != nil {
+		return err
+	}
+	for _, m := range movs {
+		if m.Kind != MoveCountCorrection || m.OpID != rs.r.OpID || m.Corrects == rs.r.OpID || !moves(m.BatchID) {
+			continue
+		}
+		counts, err := rs.countsOn(m.Key)
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			if c.OpID != m.Corrects {
+				continue
+			}
+			if err := rs.track(m.Key); err != nil {
+				return err
+			}
+			if _, err := rs.move(Movement{Key: m.Key, Qty: -m.Qty, Kind: MoveResolution, EffectiveAt: c.EffectiveAt,
+				ReviewID: rs.r.ID, Corrects: c.OpID}); err != nil {
+				return err
+			}
+			c.Expected += m.Qty
+			c.Adjusted -= m.Qty
+			rs.dirtyCounts[c.OpID] = c
+			if err := rs.checkVariance(c, rs.r.OpID, &opCtx{rec: &OpRecord{}, deviceID: rs.r.DeviceID}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -88,7 +88,11 @@ type Evidence struct {
 	Shipped  []BatchQty `json:"shipped,omitempty"`
 	Returned []BatchQty `json:"returned,omitempty"`
 	Qty      int64      `json:"qty,omitempty"`
-	Expiry   string     `json:"expiry,omitempty"`
+	// Excess is how much of a return that came without a batch was put on
+	// this batch beyond what the order had left to return; a later
+	// shipment of another batch takes it over.
+	Excess int64  `json:"excess,omitempty"`
+	Expiry string `json:"expiry,omitempty"`
 	// Counted, Expected and Threshold describe a count.
 	Counted   *int64 `json:"counted,omitempty"`
 	Expected  *int64 `json:"expected,omitempty"`

@@ -434,6 +434,7 @@ func (w *work) applyReturn(oc *opCtx) error {
 		if err != nil {
 			return err
 		}
+		r.Evidence.Excess = remaining
 		oc.flag(r, fmt.Sprintf("order %s has %d of %s left to return, %d came back", op.Order, op.Qty-remaining, oc.item.SKU, op.Qty))
 	}
 	oc.rec.Result.Allocations = allocs
@@ -482,6 +483,22 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 	if err != nil {
 		return err
 	}
+	// Returns posted while the order had no known shipment are judged in
+	// the order they arrived, each against what came back before it, as if
+	// the shipment had been known all along.
+	returnedBefore := map[uuid.UUID]int64{}
+	for _, r := range reviews {
+		if r.Kind == ReviewUnknownOrder {
+			if _, ok := returnedBefore[r.BatchID]; !ok {
+				line, err := w.orderLine(order, itemID, r.BatchID)
+				if err != nil {
+					return err
+				}
+				returnedBefore[r.BatchID] = line.Returned
+			}
+			returnedBefore[r.BatchID] -= r.Evidence.Qty
+		}
+	}
 	for _, r := range reviews {
 		switch r.Kind {
 		case ReviewUnknownOrder:
@@ -500,7 +517,8 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 				}
 				continue
 			}
-			if err := w.evaluateReturn(r.OpID, r.DeviceID, r.Key, order, r.Evidence.Qty); err != nil {
+			returnedBefore[r.BatchID] += r.Evidence.Qty
+			if err := w.evaluateReturn(r.OpID, r.DeviceID, r.Key, order, r.Evidence.Qty, returnedBefore[r.BatchID]); err != nil {
 				return err
 			}
 		case ReviewWrongBatchReturn:
@@ -517,8 +535,18 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 				}
 			}
 		case ReviewOverReturn:
-			if err := w.rematchReturn(r, by); err != nil {
-				return err
+			if r.Evidence.Excess > 0 {
+				if err := w.rematchReturn(r, by); err != nil {
+					return err
+				}
+				line, err := w.orderLine(order, itemID, r.BatchID)
+				if err != nil {
+					return err
+				}
+				if r.Evidence.Excess == 0 || line.Returned <= line.Shipped {
+					w.settle(r, by, fmt.Sprintf("operation %s shipped what the return's excess belonged to on order %s", by, order))
+				}
+				continue
 			}
 			line, err := w.orderLine(order, itemID, r.BatchID)
 			if err != nil {
@@ -533,17 +561,14 @@ func (w *work) recheckReturns(by uuid.UUID, order string, itemID uuid.UUID) erro
 }
 
 // rematchReturn handles a late shipment for a return that came without a
-// batch and was over-allocated to the last shipped batch: the excess moves
-// to batches the order has shipped since, as if they had been there when
-// the return was matched, so arrival order does not decide the batch. A
-// return whose batch was scanned keeps it.
+// batch and had its excess put on the last shipped batch (r.Evidence.Excess):
+// the excess moves to batches the order has shipped since, at the return's
+// location and effective time, as if they had been there when the return
+// was matched, so arrival order does not decide the batch. A count that
+// measured the bin since re-derives as it would for any late movement.
 func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
 	rec, err := w.opRecord(r.OpID)
 	if err != nil || rec == nil || rec.Kind != KindReturn {
-		return err
-	}
-	op, err := rec.Operation()
-	if err != nil || op.Batch != "" {
 		return err
 	}
 	from, err := w.orderLine(r.Order, r.ItemID, r.BatchID)
@@ -554,35 +579,39 @@ func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
 	if err != nil {
 		return err
 	}
+	// Corrections these movements cause are flagged on a scratch result:
+	// the rematch is the ledger's doing, not an operation's.
+	oc := &opCtx{op: Operation{OpID: by}, rec: &OpRecord{}, deviceID: rec.DeviceID}
 	for _, to := range lines {
-		excess := from.Returned - from.Shipped
-		if excess <= 0 {
-			return nil
-		}
-		take := min(excess, to.Shipped-to.Returned)
+		take := min(r.Evidence.Excess, to.Shipped-to.Returned)
 		if to == from || take <= 0 {
 			continue
 		}
 		dst := Key{LocationID: r.LocationID, ItemID: r.ItemID, BatchID: to.BatchID}
 		for _, m := range []Movement{{Key: r.Key, Qty: -take}, {Key: dst, Qty: take}} {
-			m.Kind, m.EffectiveAt, m.OpID, m.Corrects, m.Order = MoveReturnRematch, w.now, by, r.OpID, r.Order
-			if _, err := w.move(m); err != nil {
+			m.Kind, m.EffectiveAt, m.OpID, m.DeviceID, m.Corrects, m.Order = MoveReturnRematch, rec.EffectiveAt, by, rec.DeviceID, r.OpID, r.Order
+			mv, err := w.move(m)
+			if err != nil {
+				return err
+			}
+			if err := w.rederive(oc, mv); err != nil {
 				return err
 			}
 		}
 		from.Returned -= take
-		line, err := w.orderLine(r.Order, r.ItemID, to.BatchID)
-		if err != nil {
-			return err
-		}
-		line.Returned += take
+		to.Returned += take
+		w.dirtyLines[orderLineRef{r.Order, lineRef{to.ItemID, to.BatchID}}] = to
+		r.Evidence.Excess -= take
+		w.touchReview(r)
 	}
 	return nil
 }
 
 // evaluateReturn opens the review a posted return deserves now that its
 // order has shipments.
-func (w *work) evaluateReturn(opID, deviceID uuid.UUID, k Key, order string, qty int64) error {
+// returned is what the order's line had got back up to and including this
+// return.
+func (w *work) evaluateReturn(opID, deviceID uuid.UUID, k Key, order string, qty, returned int64) error {
 	it, err := w.item(k.ItemID)
 	if err != nil {
 		return err
@@ -594,7 +623,7 @@ func (w *work) evaluateReturn(opID, deviceID uuid.UUID, k Key, order string, qty
 	switch {
 	case it.BatchTracked && line.Shipped == 0:
 		_, err = w.returnReview(ReviewWrongBatchReturn, opID, deviceID, k, order, qty)
-	case line.Returned > line.Shipped:
+	case returned > line.Shipped:
 		_, err = w.returnReview(ReviewOverReturn, opID, deviceID, k, order, qty)
 	}
 	return err

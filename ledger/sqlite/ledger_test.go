@@ -207,7 +207,7 @@ func TestQueryBalancesAndMovements(t *testing.T) {
 			{"location", ledger.BalanceFilter{Location: "A2"}, []ledger.BalanceRow{rw2}},
 			{"sku", ledger.BalanceFilter{SKU: "WIDGET", Warehouse: "W1"}, []ledger.BalanceRow{rw, rw2}},
 			{"batch", ledger.BalanceFilter{Batch: "L1"}, []ledger.BalanceRow{rb}},
-			{"as of before anything", ledger.BalanceFilter{AsOf: t0}, nil},
+			{"as of before anything", ledger.BalanceFilter{AsOf: t0}, []ledger.BalanceRow{}},
 			// m1 (+1m), m2 (+2m), m3 (+3m) only.
 			{"as of +3m", ledger.BalanceFilter{AsOf: m3.EffectiveAt},
 				[]ledger.BalanceRow{rb, row(kw, "W1", "A1", "WIDGET", "", 10), row(kw2, "W1", "A2", "WIDGET", "", 3)}},
