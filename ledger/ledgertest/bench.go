@@ -196,8 +196,11 @@ func catalogIDs(ctx context.Context, store ledger.Store, tenantID uuid.UUID) (ma
 	ids := map[string]uuid.UUID{}
 	err := store.Read(ctx, func(tx ledger.ReadTx) error {
 		whs, err := tx.Warehouses(ctx, tenantID, nil)
-		if err != nil || len(whs) != 1 {
-			return fmt.Errorf("bench warehouse: %v", err)
+		if err != nil {
+			return err
+		}
+		if len(whs) != 1 {
+			return fmt.Errorf("bench catalog has %d warehouses, want 1", len(whs))
 		}
 		var bins, skus []string
 		for i := 0; i < 100; i++ {

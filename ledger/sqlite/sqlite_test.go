@@ -261,9 +261,9 @@ func TestWriteCommitsAndRollsBack(t *testing.T) {
 
 	// A panic in fn rolls back too and leaves the writer usable.
 	func() {
-		defer func() { recover() }()
-		b.store.Write(b.ctx, b.tenant.ID, func(tx ledger.Tx) error {
-			tx.SetLedger(b.ctx, ledger.LedgerState{NextPosition: 99, NextChange: 99})
+		defer func() { _ = recover() }()
+		_ = b.store.Write(b.ctx, b.tenant.ID, func(tx ledger.Tx) error {
+			_ = tx.SetLedger(b.ctx, ledger.LedgerState{NextPosition: 99, NextChange: 99})
 			panic("boom")
 		})
 	}()
