@@ -1,11 +1,8 @@
-package postgres_test
+package ledgertest
 
-// Store review findings. Each TestStoreFinding_* test states the behaviour
-// the contract (ledger/store.go, DESIGN.md sections 3 and 7) or parity with
-// the SQLite store requires; ledger/sqlite/review_store_test.go holds the
-// same assertions against the other store. The helpers here are
-// self-contained (prefix rv) so this file does not depend on the other test
-// files of the package.
+// Store contract tests: what ledger/store.go promises, and parity between
+// the stores, found by a review of both. Each failed on one store before
+// its fix. RunStore runs them; every store's tests call it.
 
 import (
 	"context"
@@ -18,27 +15,11 @@ import (
 	"github.com/google/uuid"
 
 	"stocksync/ledger"
-	"stocksync/ledger/postgres"
-	"stocksync/ledger/postgres/pgtest"
 )
 
 var rvT0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 func rvID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-func rvStore(t *testing.T) ledger.Store { return pgtest.New(t) }
-
-// rvSmallPoolStore is a store whose pool holds two connections, so a few
-// waiting writers are enough to fill it (the default is max(4, NumCPU)).
-func rvSmallPoolStore(t *testing.T) ledger.Store {
-	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.URL(t)+"&pool_max_conns=2")
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // rvLedger is a ledger with one tenant, warehouse W1 with bin A1, item
 // WIDGET (barcode 4000001000013) and batch-tracked item BOLT with batch L1.
@@ -48,10 +29,10 @@ type rvLedger struct {
 	tenant ledger.Tenant
 }
 
-func rvSetup(t *testing.T) *rvLedger {
+func rvSetup(t *testing.T, nf Factory) *rvLedger {
 	t.Helper()
 	ctx := context.Background()
-	s := rvStore(t)
+	s := nf(t)
 	f := &rvLedger{store: s, l: ledger.New(s, ledger.Options{Now: func() time.Time { return rvT0 }})}
 	var err error
 	if f.tenant, err = f.l.CreateTenant(ctx, "acme", "Acme", nil); err != nil {
@@ -132,16 +113,16 @@ func (f *rvLedger) locationA1(t *testing.T) ledger.Location {
 	return ls[0]
 }
 
-// TestStoreFinding_NulByteInOperationFailsWholePush: a string field of an
+// storeNulByteInOperationFailsWholePush: a string field of an
 // operation may contain U+0000 (valid JSON, "\u0000"); nothing in
 // Operation.Validate refuses it. PostgreSQL text and jsonb cannot store it,
 // so the whole push fails with an internal error, every time it is retried:
 // the device can never sync past that operation. SQLite stores it and
 // answers with a per-operation result, as DESIGN.md section 3 requires
 // ("conflicts never block sync").
-func TestStoreFinding_NulByteInOperationFailsWholePush(t *testing.T) {
+func storeNulByteInOperationFailsWholePush(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	cases := []struct {
 		name string
@@ -173,13 +154,13 @@ func TestStoreFinding_NulByteInOperationFailsWholePush(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_ForeignKeyViolationIsNotFound: a row referring to a
+// storeForeignKeyViolationIsNotFound: a row referring to a
 // missing catalog row fails at commit (the foreign keys are deferred).
 // PostgreSQL maps that to CodeNotFound; SQLite returns the driver's error,
 // which callers see as CodeInternal.
-func TestStoreFinding_ForeignKeyViolationIsNotFound(t *testing.T) {
+func storeForeignKeyViolationIsNotFound(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	err := f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
 		return tx.UpsertLocations(ctx, []ledger.Location{{TenantID: f.tenant.ID, ID: rvID(), WarehouseID: rvID(), Code: "X1", Changed: 9}})
@@ -189,15 +170,15 @@ func TestStoreFinding_ForeignKeyViolationIsNotFound(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_ErrorMessagesLeakDriverDetail: ledger.ErrorMessage
+// storeErrorMessagesLeakDriverDetail: ledger.ErrorMessage
 // returns an *Error's message to callers as is ("so details never leak").
 // The PostgreSQL store builds CodeConflict and CodeNotFound messages from
 // the driver's Detail (and constraint name): table columns and the tenant's
 // internal UUID reach an API caller. Reachable through RegisterDevice with
 // a batch prefix that is already taken.
-func TestStoreFinding_ErrorMessagesLeakDriverDetail(t *testing.T) {
+func storeErrorMessagesLeakDriverDetail(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	f.device(t, "hh-1", "HH1")
 	_, err := f.l.RegisterDevice(ctx, f.tenant.ID, ledger.DeviceInput{Warehouse: "W1", Name: "hh-2", BatchPrefix: "HH1"})
@@ -217,14 +198,14 @@ func TestStoreFinding_ErrorMessagesLeakDriverDetail(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_EmptyResultsNilOnOneStoreOnly: a list method that
+// storeEmptyResultsNilOnOneStoreOnly: a list method that
 // finds nothing returns a non-nil empty slice on PostgreSQL
 // (pgx.CollectRows) and nil on SQLite (queryRows), so results differ under
 // reflect.DeepEqual and in JSON ([] against null). The assertion takes
 // the PostgreSQL behaviour.
-func TestStoreFinding_EmptyResultsNilOnOneStoreOnly(t *testing.T) {
+func storeEmptyResultsNilOnOneStoreOnly(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	item := f.items(t, "WIDGET")["WIDGET"]
 	k := ledger.Key{LocationID: f.locationA1(t).ID, ItemID: item.ID, BatchID: ledger.NoBatch}
@@ -271,13 +252,13 @@ func TestStoreFinding_EmptyResultsNilOnOneStoreOnly(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_TenantsOrderDiffers: PostgreSQL lists tenants oldest
+// storeTenantsOrderDiffers: PostgreSQL lists tenants oldest
 // first (created_at, slug); SQLite by slug. Ledger.Tenants and `stocksync
 // check` therefore list tenants in a different order per store. The
 // assertion takes the PostgreSQL order.
-func TestStoreFinding_TenantsOrderDiffers(t *testing.T) {
+func storeTenantsOrderDiffers(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	s := rvStore(t)
+	s := nf(t)
 	ctx := context.Background()
 	older := ledger.Tenant{ID: rvID(), Slug: "zeta", Name: "Zeta", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
 	newer := ledger.Tenant{ID: rvID(), Slug: "alpha", Name: "Alpha", Settings: ledger.DefaultSettings, CreatedAt: rvT0.Add(time.Hour)}
@@ -302,12 +283,12 @@ func TestStoreFinding_TenantsOrderDiffers(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_CountsOnKeysOrderDiffers: PostgreSQL returns counts by
+// storeCountsOnKeysOrderDiffers: PostgreSQL returns counts by
 // key, then effective time; SQLite by effective time only. The assertion
 // takes the PostgreSQL order.
-func TestStoreFinding_CountsOnKeysOrderDiffers(t *testing.T) {
+func storeCountsOnKeysOrderDiffers(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	its := f.items(t, "WIDGET", "BOLT")
 	loc := f.locationA1(t)
@@ -339,14 +320,14 @@ func TestStoreFinding_CountsOnKeysOrderDiffers(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_BatchExpiryOfNonUTCTime: Batch.Expiry is a date. SQLite
+// storeBatchExpiryOfNonUTCTime: Batch.Expiry is a date. SQLite
 // stores ledger.FormatDate(expiry), the UTC date; PostgreSQL's date codec
 // takes the year, month and day in the time's own location. A time.Time at
 // local midnight east of UTC is stored as different dates. The assertion
 // takes ledger.FormatDate's (UTC) reading.
-func TestStoreFinding_BatchExpiryOfNonUTCTime(t *testing.T) {
+func storeBatchExpiryOfNonUTCTime(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	bolt := f.items(t, "BOLT")["BOLT"]
 	expiry := time.Date(2026, 1, 31, 0, 0, 0, 0, time.FixedZone("EET", 2*3600))
@@ -366,13 +347,13 @@ func TestStoreFinding_BatchExpiryOfNonUTCTime(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_UpsertReviewsSameReviewTwiceLosesOps: store.go promises
+// storeUpsertReviewsSameReviewTwiceLosesOps: store.go promises
 // UpsertReviews "adds any new ReviewOps". PostgreSQL keeps only the last row
 // of each review ID (lastByKey) before collecting operations, so the
 // operations only an earlier row lists are dropped; SQLite links them.
-func TestStoreFinding_UpsertReviewsSameReviewTwiceLosesOps(t *testing.T) {
+func storeUpsertReviewsSameReviewTwiceLosesOps(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	opener, second, dev := rvID(), rvID(), rvID()
 	r := ledger.Review{TenantID: f.tenant.ID, ID: rvID(), Kind: ledger.ReviewNegativeStock, Severity: ledger.SeverityHigh,
@@ -395,15 +376,15 @@ func TestStoreFinding_UpsertReviewsSameReviewTwiceLosesOps(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_AddBalancesSameKeyTwice: store.go says AddBalances "adds
+// storeAddBalancesSameKeyTwice: store.go says AddBalances "adds
 // each delta to its balance ... in the order given". SQLite adds both
 // deltas of a key listed twice; PostgreSQL's single INSERT ... ON CONFLICT DO
 // UPDATE fails ("cannot affect row a second time") with an internal error.
 // Every other bulk upsert of the PostgreSQL store deduplicates its rows
 // (lastByKey); this one cannot, since deltas add up.
-func TestStoreFinding_AddBalancesSameKeyTwice(t *testing.T) {
+func storeAddBalancesSameKeyTwice(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	f := rvSetup(t)
+	f := rvSetup(t, nf)
 	ctx := context.Background()
 	k := ledger.Key{LocationID: f.locationA1(t).ID, ItemID: f.items(t, "WIDGET")["WIDGET"].ID, BatchID: ledger.NoBatch}
 	err := f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
@@ -423,16 +404,16 @@ func TestStoreFinding_AddBalancesSameKeyTwice(t *testing.T) {
 	}
 }
 
-// TestStoreFinding_WaitingWritersStarveOtherTenants: Write takes a pooled
+// storeWaitingWritersStarveOtherTenants: Write takes a pooled
 // connection and then waits, with no lock_timeout, for the tenant's row
 // lock. While one push of tenant A runs, further pushes of A each hold a
 // connection doing nothing; once they fill the pool, reads and writes of
 // every other tenant wait for A. One busy tenant (a shift of handhelds
 // reconnecting at once) stalls the whole server. SQLite reads have their
 // own pool and go on.
-func TestStoreFinding_WaitingWritersStarveOtherTenants(t *testing.T) {
+func storeWaitingWritersStarveOtherTenants(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
-	s := rvSmallPoolStore(t)
+	s := smallPool(t)
 	ctx := context.Background()
 	a := ledger.Tenant{ID: rvID(), Slug: "busy", Name: "Busy", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
 	b := ledger.Tenant{ID: rvID(), Slug: "quiet", Name: "Quiet", Settings: ledger.DefaultSettings, CreatedAt: rvT0}
@@ -461,5 +442,29 @@ func TestStoreFinding_WaitingWritersStarveOtherTenants(t *testing.T) {
 	wg.Wait()
 	if err != nil {
 		t.Fatalf("reading tenant %s while tenant %s's writers queue: %v", b.Slug, a.Slug, err)
+	}
+}
+
+// RunStore runs the store contract tests. smallPool makes a store whose
+// connection pool holds at most two connections (or nf itself where that
+// means nothing).
+func RunStore(t *testing.T, nf, smallPool Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Factory, Factory)
+	}{
+		{"NulByteInOperationFailsWholePush", storeNulByteInOperationFailsWholePush},
+		{"ForeignKeyViolationIsNotFound", storeForeignKeyViolationIsNotFound},
+		{"ErrorMessagesLeakDriverDetail", storeErrorMessagesLeakDriverDetail},
+		{"EmptyResultsNilOnOneStoreOnly", storeEmptyResultsNilOnOneStoreOnly},
+		{"TenantsOrderDiffers", storeTenantsOrderDiffers},
+		{"CountsOnKeysOrderDiffers", storeCountsOnKeysOrderDiffers},
+		{"BatchExpiryOfNonUTCTime", storeBatchExpiryOfNonUTCTime},
+		{"UpsertReviewsSameReviewTwiceLosesOps", storeUpsertReviewsSameReviewTwiceLosesOps},
+		{"AddBalancesSameKeyTwice", storeAddBalancesSameKeyTwice},
+		{"WaitingWritersStarveOtherTenants", storeWaitingWritersStarveOtherTenants},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, nf, smallPool) })
 	}
 }
