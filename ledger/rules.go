@@ -579,9 +579,14 @@ func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	// Corrections these movements cause are flagged on a scratch result:
-	// the rematch is the ledger's doing, not an operation's.
-	oc := &opCtx{op: Operation{OpID: by}, rec: &OpRecord{}, deviceID: rec.DeviceID}
+	// The rematch is judged like the return it corrects (negative stock,
+	// count re-derivation), with flags on a scratch result: the return's
+	// stored result does not change.
+	op, err := rec.Operation()
+	if err != nil {
+		return err
+	}
+	oc := &opCtx{op: op, rec: &OpRecord{Result: Result{Status: StatusApplied}}, deviceID: rec.DeviceID, before: map[Key]int64{}}
 	for _, to := range lines {
 		take := min(r.Evidence.Excess, to.Shipped-to.Returned)
 		if to == from || take <= 0 {
@@ -590,6 +595,14 @@ func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
 		dst := Key{LocationID: r.LocationID, ItemID: r.ItemID, BatchID: to.BatchID}
 		for _, m := range []Movement{{Key: r.Key, Qty: -take}, {Key: dst, Qty: take}} {
 			m.Kind, m.EffectiveAt, m.OpID, m.DeviceID, m.Corrects, m.Order = MoveReturnRematch, rec.EffectiveAt, by, rec.DeviceID, r.OpID, r.Order
+			if _, seen := oc.before[m.Key]; !seen {
+				bal, err := w.balance(m.Key)
+				if err != nil {
+					return err
+				}
+				oc.before[m.Key] = bal
+				oc.touched = append(oc.touched, m.Key)
+			}
 			mv, err := w.move(m)
 			if err != nil {
 				return err
@@ -604,7 +617,7 @@ func (w *work) rematchReturn(r *Review, by uuid.UUID) error {
 		r.Evidence.Excess -= take
 		w.touchReview(r)
 	}
-	return nil
+	return w.afterOp(oc)
 }
 
 // evaluateReturn opens the review a posted return deserves now that its
