@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"os"
 	"testing"
 )
 
@@ -49,6 +50,12 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentPushes", testConcurrentPushes},
 		{"ConcurrentResolve", testConcurrentResolve},
 		{"ShiftScenario", testShiftScenario},
+		{"Interleavings", testInterleavings},
+		{"PropertyRematchNegativeStockUnflagged", propertyRematchNegativeStockUnflagged},
+		{"PropertyReturnSplitFollowsPickArrival", knownLimitation(returnMatchingByArrival, propertyReturnSplitFollowsPickArrival)},
+		{"PropertyLateShipmentMovesOnlyExcess", knownLimitation(returnMatchingByArrival, propertyLateShipmentMovesOnlyExcess)},
+		{"PropertyHeldReturnRunningTotal", knownLimitation(returnMatchingByArrival, propertyHeldReturnRunningTotal)},
+		{"PropertyLateShipmentOverReturnRunningTotal", knownLimitation(returnMatchingByArrival, propertyLateShipmentOverReturnRunningTotal)},
 		{"RegressionGeneratedLotFirstSeenOnPick", regression2GeneratedLotFirstSeenOnPick},
 		{"RegressionRematchIgnoresCounts", regression2RematchIgnoresCounts},
 		{"RegressionRematchMovesAnotherReturnsExcess", regression2RematchMovesAnotherReturnsExcess},
@@ -89,5 +96,22 @@ func Run(t *testing.T, newStore Factory) {
 			t.Parallel()
 			tc.fn(t, newStore)
 		})
+	}
+}
+
+// returnMatchingByArrival is the one known way the final state still depends
+// on arrival order (docs/ledger.md, "Known limitations"): returns on an order
+// are matched against the shipments known when they merge, in the order the
+// picks synced.
+const returnMatchingByArrival = "known limitation: return matching follows arrival order, not floor time (docs/ledger.md)"
+
+// knownLimitation skips a reproduction of a documented limitation; it is
+// kept compiled and listed so it runs again the day the limitation is lifted.
+func knownLimitation(reason string, fn func(*testing.T, Factory)) func(*testing.T, Factory) {
+	return func(t *testing.T, nf Factory) {
+		if os.Getenv("STOCKSYNC_KNOWN_LIMITATIONS") == "" {
+			t.Skip(reason + "; set STOCKSYNC_KNOWN_LIMITATIONS=1 to run")
+		}
+		fn(t, nf)
 	}
 }
