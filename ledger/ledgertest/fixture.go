@@ -239,6 +239,15 @@ func (f *fixture) checkConsistent() {
 	}
 }
 
+// sameOutcome runs a scenario in two arrival orders (run(true), then
+// run(false)) and fails when the outcomes differ.
+func sameOutcome(t *testing.T, first, second string, run func(bool) string) {
+	t.Helper()
+	if a, b := run(true), run(false); a != b {
+		t.Errorf("final state depends on arrival order:\n %s: %s\n %s: %s", first, a, second, b)
+	}
+}
+
 func wantStatus(t *testing.T, r ledger.Result, status ledger.Status, code ledger.Code) {
 	t.Helper()
 	if r.Status != status || r.Code != code {
