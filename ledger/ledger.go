@@ -56,7 +56,7 @@ func (l *Ledger) CreateTenant(ctx context.Context, slug, name string, settings *
 	if name == "" {
 		name = slug
 	}
-	t := Tenant{ID: uuid.Must(uuid.NewV7()), Slug: slug, Name: name, Settings: DefaultSettings, CreatedAt: l.clock()}
+	t := Tenant{ID: uuid.Must(uuid.NewV7()), Slug: slug, Name: name, Settings: DefaultSettings, CreatedAt: l.clock(), LedgerID: uuid.New()}
 	if settings != nil {
 		if err := settings.validate(); err != nil {
 			return Tenant{}, err

@@ -23,6 +23,20 @@ type Store interface {
 	Read(ctx context.Context, fn func(ReadTx) error) error
 	// Close releases the store's connections.
 	Close() error
+
+	// Credentials and device reports are single statements outside the
+	// tenant's ledger lock: they never touch the ledger.
+
+	// InsertAPIKey stores a new API key.
+	InsertAPIKey(ctx context.Context, k APIKey) error
+	// RevokeAPIKey sets RevokedAt (once; a second call keeps the first
+	// time). Returns CodeNotFound.
+	RevokeAPIKey(ctx context.Context, tenantID, keyID uuid.UUID, at time.Time) error
+	// InsertEnrollmentCode stores a new enrollment code.
+	InsertEnrollmentCode(ctx context.Context, c EnrollmentCode) error
+	// ReportDevice stores LastSeenAt, AppVersion (when not empty), Pending
+	// and OldestUnsent. Returns CodeNotFound.
+	ReportDevice(ctx context.Context, tenantID, deviceID uuid.UUID, r DeviceReport) error
 }
 
 // ReadTx reads one consistent snapshot. Every method is scoped to one tenant.
@@ -36,6 +50,33 @@ type ReadTx interface {
 
 	Device(ctx context.Context, tenantID, deviceID uuid.UUID) (Device, error)
 	Devices(ctx context.Context, tenantID uuid.UUID) ([]Device, error)
+	// LedgerState returns the tenant's counters as committed in this
+	// snapshot.
+	LedgerState(ctx context.Context, tenantID uuid.UUID) (LedgerState, error)
+
+	// APIKeyByHash returns the key stored under hash, revoked or not.
+	APIKeyByHash(ctx context.Context, tenantID uuid.UUID, hash []byte) (APIKey, error)
+	// APIKeys lists the tenant's keys by creation time.
+	APIKeys(ctx context.Context, tenantID uuid.UUID) ([]APIKey, error)
+	// EnrollmentCodeByHash finds a code of any tenant: a handheld types
+	// only the code. It is the one lookup besides the tenant slug that is
+	// not under a tenant_id.
+	EnrollmentCodeByHash(ctx context.Context, hash []byte) (EnrollmentCode, error)
+	// DeviceByTokenHash returns the device a token hash belongs to, revoked
+	// or not.
+	DeviceByTokenHash(ctx context.Context, tenantID uuid.UUID, hash []byte) (Device, error)
+
+	// The pull feed: rows with changed <= upto that come strictly after
+	// the position after in (changed, id) order, at most limit of them, in
+	// that order. Balances order by (changed, location, item, batch) and
+	// compare after.Key; the others compare after.ID. Locations and
+	// balances are those of one warehouse; DeviceReviewsChanged returns
+	// the reviews with an operation of the device, with all their Ops.
+	ItemsChanged(ctx context.Context, tenantID uuid.UUID, after FeedKey, upto int64, limit int) ([]Item, error)
+	BatchesChanged(ctx context.Context, tenantID uuid.UUID, after FeedKey, upto int64, limit int) ([]Batch, error)
+	LocationsChanged(ctx context.Context, tenantID, warehouseID uuid.UUID, after FeedKey, upto int64, limit int) ([]Location, error)
+	BalancesChanged(ctx context.Context, tenantID, warehouseID uuid.UUID, after FeedKey, upto int64, limit int) ([]BalanceRow, error)
+	DeviceReviewsChanged(ctx context.Context, tenantID, deviceID uuid.UUID, after FeedKey, upto int64, limit int) ([]Review, error)
 
 	// Warehouses returns the warehouses with the given codes, all of them
 	// when codes is nil.
@@ -109,6 +150,10 @@ type Tx interface {
 	UpsertBatches(ctx context.Context, rows []Batch) error
 
 	InsertDevice(ctx context.Context, d Device) error
+	// ClaimEnrollmentCode marks an unused code used by deviceID. Returns
+	// CodeConflict when it was used already, CodeNotFound when missing.
+	ClaimEnrollmentCode(ctx context.Context, tenantID, codeID, deviceID uuid.UUID, at time.Time) error
+	InsertDeviceToken(ctx context.Context, t DeviceToken) error
 	// UpdateDevice stores AckedSeq, ClockOffset, LastSeenAt and RevokedAt.
 	UpdateDevice(ctx context.Context, d Device) error
 
@@ -154,6 +199,8 @@ type BalanceRow struct {
 	SKU       string
 	Batch     string
 	OnHand    int64
+	// Changed is the change number of the last write to the balance.
+	Changed int64
 }
 
 // MovementFilter selects movements; at least one field is usually set.

@@ -30,6 +30,9 @@ type Tenant struct {
 	Name      string
 	Settings  Settings
 	CreatedAt time.Time
+	// LedgerID names this tenant's ledger on the wire. It is random at
+	// creation, so a device can tell a replaced database from its own.
+	LedgerID uuid.UUID
 }
 
 // LedgerState is a tenant's counters, read and written under the tenant's
@@ -99,6 +102,12 @@ type Device struct {
 	LastSeenAt  time.Time
 	CreatedAt   time.Time
 	RevokedAt   time.Time
+	// AppVersion, Pending and OldestUnsent are what the device last
+	// reported: its app, its unacknowledged operations and the age of the
+	// oldest one then.
+	AppVersion   string
+	Pending      int64
+	OldestUnsent time.Duration
 }
 
 // Key identifies one balance: a location, an item, and a batch (NoBatch for
