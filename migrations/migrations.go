@@ -14,3 +14,9 @@ var Postgres embed.FS
 //
 //go:embed sqlite/*.sql
 var SQLite embed.FS
+
+// Device holds the handheld's own SQLite migrations, device/NNNN_name.sql,
+// applied by package client when it opens the device database.
+//
+//go:embed device/*.sql
+var Device embed.FS
