@@ -15,12 +15,12 @@ import (
 
 // Tenants.
 
-const tenantColumns = `tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at`
+const tenantColumns = `tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at, ledger_id`
 
 func scanTenant(row pgx.Row) (ledger.Tenant, error) {
 	var t ledger.Tenant
 	var uncertainty int64
-	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Settings.CountVarianceThreshold, &uncertainty, &t.CreatedAt)
+	err := row.Scan(id(&t.ID), &t.Slug, &t.Name, &t.Settings.CountVarianceThreshold, &uncertainty, &t.CreatedAt, id(&t.LedgerID))
 	t.Settings.ClockUncertainty = duration(uncertainty)
 	return t, err
 }
@@ -80,14 +80,17 @@ func (w *writeTx) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s ledg
 
 // Devices.
 
-const deviceColumns = `tenant_id, device_id, warehouse_id, name, batch_prefix, acked_seq, clock_offset, last_seen_at, created_at, revoked_at`
+const deviceColumns = `tenant_id, device_id, warehouse_id, name, batch_prefix, acked_seq, clock_offset, last_seen_at, created_at, revoked_at,
+	app_version, pending, oldest_unsent`
 
 func scanDevice(row pgx.Row) (ledger.Device, error) {
 	var d ledger.Device
-	var offset int64
+	var offset, oldest int64
 	var lastSeen, revoked pgtype.Timestamptz
-	err := row.Scan(&d.TenantID, &d.ID, &d.WarehouseID, &d.Name, &d.BatchPrefix, &d.AckedSeq, &offset, &lastSeen, &d.CreatedAt, &revoked)
+	err := row.Scan(id(&d.TenantID), id(&d.ID), id(&d.WarehouseID), &d.Name, &d.BatchPrefix, &d.AckedSeq, &offset, &lastSeen, &d.CreatedAt, &revoked,
+		&d.AppVersion, &d.Pending, &oldest)
 	d.ClockOffset = duration(offset)
+	d.OldestUnsent = duration(oldest)
 	d.LastSeenAt = timeOf(lastSeen)
 	d.RevokedAt = timeOf(revoked)
 	return d, err
@@ -125,9 +128,9 @@ func (w *writeTx) InsertDevice(ctx context.Context, d ledger.Device) error {
 	if err := w.locked(d.TenantID); err != nil {
 		return err
 	}
-	_, err := w.q.Exec(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := w.q.Exec(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		d.TenantID, d.ID, d.WarehouseID, d.Name, d.BatchPrefix, d.AckedSeq, micros(d.ClockOffset),
-		nullTime(d.LastSeenAt), d.CreatedAt, nullTime(d.RevokedAt))
+		nullTime(d.LastSeenAt), d.CreatedAt, nullTime(d.RevokedAt), d.AppVersion, d.Pending, micros(d.OldestUnsent))
 	return uniqueError(err, "insert device "+d.Name)
 }
 

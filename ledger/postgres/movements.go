@@ -406,8 +406,9 @@ func (f *filterSQL) keyFilters(warehouse, location, sku, batch string) {
 }
 
 // QueryBalances returns balances with their codes, ordered by warehouse,
-// location, SKU and batch code. With AsOf set it sums the movements
-// effective at or before AsOf per key instead of reading balances.
+// location, SKU and batch code, each current balance with its change
+// number. With AsOf set it sums the movements effective at or before AsOf
+// per key instead of reading balances, and Changed is 0.
 func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger.BalanceFilter) ([]ledger.BalanceRow, error) {
 	q := filterSQL{args: []any{tenantID}}
 	q.keyFilters(f.Warehouse, f.Location, f.SKU, f.Batch)
@@ -416,12 +417,12 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 		if f.NonZero {
 			q.where.WriteString(" AND m.on_hand <> 0")
 		}
-		sql = `SELECT m.location_id, m.item_id, m.batch_id, w.code, l.code, i.sku, coalesce(bt.code, ''), m.on_hand
+		sql = `SELECT m.location_id, m.item_id, m.batch_id, w.code, l.code, i.sku, coalesce(bt.code, ''), m.on_hand, m.changed
 			FROM balances m` + keyJoins + `
 			WHERE m.tenant_id = $1` + q.where.String()
 	} else {
 		q.add("m.effective_at <= ?", f.AsOf)
-		sql = `SELECT m.location_id, m.item_id, m.batch_id, w.code, l.code, i.sku, coalesce(bt.code, ''), sum(m.qty)::bigint
+		sql = `SELECT m.location_id, m.item_id, m.batch_id, w.code, l.code, i.sku, coalesce(bt.code, ''), sum(m.qty)::bigint, 0::bigint
 			FROM movements m` + keyJoins + `
 			WHERE m.tenant_id = $1` + q.where.String() + `
 			GROUP BY m.location_id, m.item_id, m.batch_id, w.code, l.code, i.sku, bt.code`
@@ -436,7 +437,7 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.BalanceRow, error) {
 		var b ledger.BalanceRow
-		err := row.Scan(id(&b.LocationID), id(&b.ItemID), id(&b.BatchID), &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand)
+		err := row.Scan(id(&b.LocationID), id(&b.ItemID), id(&b.BatchID), &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand, &b.Changed)
 		return b, err
 	})
 	if err != nil {

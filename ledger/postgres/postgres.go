@@ -92,9 +92,9 @@ func (s *Store) Close() error {
 // CodeConflict if the slug (or ID) is taken.
 func (s *Store) CreateTenant(ctx context.Context, t ledger.Tenant) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO tenants (tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Slug, t.Name, t.Settings.CountVarianceThreshold, t.Settings.ClockUncertainty.Microseconds(), t.CreatedAt)
+		INSERT INTO tenants (tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at, ledger_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Slug, t.Name, t.Settings.CountVarianceThreshold, t.Settings.ClockUncertainty.Microseconds(), t.CreatedAt, t.LedgerID)
 	if isUniqueViolation(err) {
 		return ledger.Errorf(ledger.CodeConflict, "tenant %q already exists", t.Slug)
 	}

@@ -196,6 +196,11 @@ func TestQueryBalancesAndMovements(t *testing.T) {
 	rw := row(kw, "W1", "A1", "WIDGET", "", 11)
 	rw2 := row(kw2, "W1", "A2", "WIDGET", "", 0)
 	b.read(t, func(tx ledger.ReadTx) error {
+		st, err := tx.LedgerState(b.ctx, tid)
+		if err != nil {
+			return err
+		}
+		posted := st.NextChange - 1 // the change b.post stamped
 		for _, c := range []struct {
 			name string
 			f    ledger.BalanceFilter
@@ -220,7 +225,7 @@ func TestQueryBalancesAndMovements(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			equal(t, c.name, got, c.want)
+			equal(t, c.name, got, withChanged(c.want, c.f, posted))
 		}
 
 		mrow := func(m ledger.Movement, wh, loc, sku, batch string) ledger.MovementRow {
@@ -511,4 +516,18 @@ func TestCheckConsistency(t *testing.T) {
 	gaps := slices.DeleteFunc(ds, func(d ledger.Discrepancy) bool { return d.Kind != ledger.DiscrepancyPositionGap })
 	equal(t, "gaps", len(gaps), 2)
 	equal(t, "leading gap", [2]int64{gaps[0].Want, gaps[0].Got}, [2]int64{1, 5})
+}
+
+// withChanged returns want with Changed set as QueryBalances fills it: the
+// change that wrote each current balance, 0 for stock as of a time.
+func withChanged(want []ledger.BalanceRow, f ledger.BalanceFilter, changed int64) []ledger.BalanceRow {
+	if !f.AsOf.IsZero() {
+		return want
+	}
+	out := make([]ledger.BalanceRow, len(want))
+	for i, r := range want {
+		r.Changed = changed
+		out[i] = r
+	}
+	return out
 }

@@ -63,13 +63,14 @@ func addKeyNames(w *where, warehouse, location, sku, batch string) {
 }
 
 // QueryBalances returns balances with their codes, ordered by warehouse,
-// location, SKU and batch. With f.AsOf set, quantities are sums of the
-// movements effective at or before it (the effective axis), so keys whose
-// only movements are later do not appear.
+// location, SKU and batch, each current balance with its change number.
+// With f.AsOf set, quantities are sums of the movements effective at or
+// before it (the effective axis), so keys whose only movements are later do
+// not appear, and Changed is 0.
 func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger.BalanceFilter) ([]ledger.BalanceRow, error) {
 	source, args := `balances`, []any{}
 	if !f.AsOf.IsZero() {
-		source = `(SELECT tenant_id, location_id, item_id, batch_id, sum(qty) AS on_hand FROM movements
+		source = `(SELECT tenant_id, location_id, item_id, batch_id, sum(qty) AS on_hand, 0 AS changed FROM movements
 			WHERE tenant_id = ? AND effective_at <= ? GROUP BY tenant_id, location_id, item_id, batch_id)`
 		args = append(args, tenantID, f.AsOf.UnixMicro())
 	}
@@ -81,9 +82,9 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 	}
 	rows, err := queryRows(ctx, r.tx, func(sc scanner) (ledger.BalanceRow, error) {
 		var b ledger.BalanceRow
-		err := sc.Scan(&b.LocationID, &b.ItemID, &b.BatchID, &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand)
+		err := sc.Scan(&b.LocationID, &b.ItemID, &b.BatchID, &b.Warehouse, &b.Location, &b.SKU, &b.Batch, &b.OnHand, &b.Changed)
 		return b, err
-	}, `SELECT k.location_id, k.item_id, k.batch_id, w.code, l.code, i.sku, coalesce(b.code, ''), k.on_hand
+	}, `SELECT k.location_id, k.item_id, k.batch_id, w.code, l.code, i.sku, coalesce(b.code, ''), k.on_hand, k.changed
 		FROM `+source+` k`+keyNames("k")+`
 		WHERE `+w.String()+`
 		ORDER BY w.code, l.code, i.sku, coalesce(b.code, ''), k.batch_id`, append(args, w.args...)...)

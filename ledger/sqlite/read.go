@@ -21,12 +21,12 @@ type readTx struct {
 
 var _ ledger.ReadTx = (*readTx)(nil)
 
-const tenantCols = `tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at`
+const tenantCols = `tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at, ledger_id`
 
 func scanTenant(sc scanner) (ledger.Tenant, error) {
 	var t ledger.Tenant
 	var uncertainty, created int64
-	err := sc.Scan(&t.ID, &t.Slug, &t.Name, &t.Settings.CountVarianceThreshold, &uncertainty, &created)
+	err := sc.Scan(&t.ID, &t.Slug, &t.Name, &t.Settings.CountVarianceThreshold, &uncertainty, &created, &t.LedgerID)
 	t.Settings.ClockUncertainty = fromDurationMicros(uncertainty)
 	t.CreatedAt = fromMicros(created)
 	return t, err
@@ -95,14 +95,17 @@ func withTenant[T any](tenantID uuid.UUID, scan func(scanner) (T, error), set fu
 	}
 }
 
-const deviceCols = `device_id, warehouse_id, name, batch_prefix, acked_seq, clock_offset, last_seen_at, created_at, revoked_at`
+const deviceCols = `device_id, warehouse_id, name, batch_prefix, acked_seq, clock_offset, last_seen_at, created_at, revoked_at,
+	app_version, pending, oldest_unsent`
 
 func scanDevice(sc scanner) (ledger.Device, error) {
 	var d ledger.Device
-	var offset, created int64
+	var offset, created, oldest int64
 	var lastSeen, revoked sql.NullInt64
-	err := sc.Scan(&d.ID, &d.WarehouseID, &d.Name, &d.BatchPrefix, &d.AckedSeq, &offset, &lastSeen, &created, &revoked)
+	err := sc.Scan(&d.ID, &d.WarehouseID, &d.Name, &d.BatchPrefix, &d.AckedSeq, &offset, &lastSeen, &created, &revoked,
+		&d.AppVersion, &d.Pending, &oldest)
 	d.ClockOffset = fromDurationMicros(offset)
+	d.OldestUnsent = fromDurationMicros(oldest)
 	d.LastSeenAt = fromNullMicros(lastSeen)
 	d.CreatedAt = fromMicros(created)
 	d.RevokedAt = fromNullMicros(revoked)

@@ -227,10 +227,10 @@ func (s *Store) migrateFile(ctx context.Context, name string) error {
 // ledger.CodeConflict if the slug (or the ID) is taken.
 func (s *Store) CreateTenant(ctx context.Context, t ledger.Tenant) error {
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO tenants
-		(tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+		(tenant_id, slug, name, count_variance_threshold, clock_uncertainty, created_at, ledger_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Slug, t.Name, t.Settings.CountVarianceThreshold, durationMicros(t.Settings.ClockUncertainty),
-		t.CreatedAt.UnixMicro())
+		t.CreatedAt.UnixMicro(), t.LedgerID)
 	if isUniqueViolation(err) {
 		return ledger.Errorf(ledger.CodeConflict, "tenant %q already exists", t.Slug)
 	}

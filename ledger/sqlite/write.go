@@ -190,11 +190,12 @@ func (t *writeTx) UpsertBatches(ctx context.Context, rows []ledger.Batch) error 
 // the batch prefix is taken.
 func (t *writeTx) InsertDevice(ctx context.Context, d ledger.Device) error {
 	return each(ctx, t, "insert device", `INSERT INTO devices (tenant_id, device_id, warehouse_id, name, batch_prefix,
-		acked_seq, clock_offset, last_seen_at, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []ledger.Device{d},
+		acked_seq, clock_offset, last_seen_at, created_at, revoked_at, app_version, pending, oldest_unsent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []ledger.Device{d},
 		func(d ledger.Device) ([]any, error) {
 			return []any{d.TenantID, d.ID, d.WarehouseID, d.Name, d.BatchPrefix, d.AckedSeq, durationMicros(d.ClockOffset),
-				nullMicros(d.LastSeenAt), d.CreatedAt.UnixMicro(), nullMicros(d.RevokedAt)}, t.own(d.TenantID)
+				nullMicros(d.LastSeenAt), d.CreatedAt.UnixMicro(), nullMicros(d.RevokedAt),
+				d.AppVersion, d.Pending, durationMicros(d.OldestUnsent)}, t.own(d.TenantID)
 		},
 		func(d ledger.Device) error {
 			return ledger.Errorf(ledger.CodeConflict, "device %s or batch prefix %q already exists", d.ID, d.BatchPrefix)
