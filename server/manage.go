@@ -76,6 +76,54 @@ func (s *Server) warehouseCodes(ctx context.Context, tenantID uuid.UUID) (map[uu
 	return out, err
 }
 
+// reviewNames is what a review's JSON needs besides the review: device
+// names, and the warehouse code of each location (the ledger's evidence
+// names the location but not its warehouse). One snapshot, scoped to the
+// tenant.
+type reviewNames struct {
+	devices    map[uuid.UUID]string
+	warehouses map[uuid.UUID]string // by location ID
+}
+
+func (s *Server) reviewNames(ctx context.Context, tenantID uuid.UUID, rs ...ledger.Review) (reviewNames, error) {
+	n := reviewNames{devices: map[uuid.UUID]string{}, warehouses: map[uuid.UUID]string{}}
+	var locIDs []uuid.UUID
+	for _, r := range rs {
+		if r.LocationID != uuid.Nil {
+			locIDs = append(locIDs, r.LocationID)
+		}
+	}
+	err := s.ledger.Store().Read(ctx, func(tx ledger.ReadTx) error {
+		ds, err := tx.Devices(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			n.devices[d.ID] = d.Name
+		}
+		if len(locIDs) == 0 {
+			return nil
+		}
+		locs, err := tx.LocationsByID(ctx, tenantID, locIDs)
+		if err != nil {
+			return err
+		}
+		whs, err := tx.Warehouses(ctx, tenantID, nil)
+		if err != nil {
+			return err
+		}
+		codes := map[uuid.UUID]string{}
+		for _, w := range whs {
+			codes[w.ID] = w.Code
+		}
+		for _, l := range locs {
+			n.warehouses[l.ID] = codes[l.WarehouseID]
+		}
+		return nil
+	})
+	return n, err
+}
+
 // deviceNames maps the tenant's device IDs to their names.
 func (s *Server) deviceNames(ctx context.Context, tenantID uuid.UUID) (map[uuid.UUID]string, error) {
 	ds, err := s.ledger.Devices(ctx, tenantID)
@@ -340,7 +388,8 @@ type reviewJSON struct {
 // reviewToJSON names the review's key by the codes its evidence carries
 // (the ledger writes them there when it opens the review), so a reader
 // sees "A-01-01", not a location's UUID.
-func reviewToJSON(r ledger.Review, devices map[uuid.UUID]string) reviewJSON {
+func reviewToJSON(r ledger.Review, names reviewNames) reviewJSON {
+	devices := names.devices
 	out := reviewJSON{
 		ID: r.ID, Kind: string(r.Kind), Severity: string(r.Severity), Status: string(r.Status),
 		OpID: r.OpID, DeviceID: r.DeviceID, Device: devices[r.DeviceID], Ops: make([]reviewOpJSON, 0, len(r.Ops)),
@@ -349,6 +398,9 @@ func reviewToJSON(r ledger.Review, devices map[uuid.UUID]string) reviewJSON {
 	}
 	if out.Order == "" {
 		out.Order = r.Evidence.Order
+	}
+	if out.Warehouse == "" {
+		out.Warehouse = names.warehouses[r.LocationID]
 	}
 	if out.Suggestions == nil {
 		out.Suggestions = []ledger.Suggestion{}
@@ -390,7 +442,7 @@ func (s *Server) listReviews(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	names, err := s.deviceNames(ctx, tid)
+	names, err := s.reviewNames(ctx, tid, rows...)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -418,9 +470,9 @@ func (s *Server) getReview(c *gin.Context) {
 }
 
 func (s *Server) answerReview(c *gin.Context, r ledger.Review, err error) {
-	var names map[uuid.UUID]string
+	var names reviewNames
 	if err == nil {
-		names, err = s.deviceNames(c.Request.Context(), tenantID(c))
+		names, err = s.reviewNames(c.Request.Context(), tenantID(c), r)
 	}
 	if err != nil {
 		s.fail(c, err)

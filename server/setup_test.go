@@ -317,9 +317,7 @@ func (r *resp) wantError(status int, code syncproto.Code) *syncproto.Error {
 
 func (r *resp) decode(v any) *resp {
 	r.t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(r.body, v); err != nil {
 		r.t.Fatalf("decode %T from %s: %v", v, r.body, err)
 	}
 	return r

@@ -636,4 +636,3 @@ func TestGeneratedBatchCodeAgrees(t *testing.T) {
 		}
 	}
 }
-
