@@ -85,7 +85,12 @@ const (
 type feedCursor struct {
 	Version  int       `json:"v"`
 	LedgerID uuid.UUID `json:"l"`
-	Since    int64     `json:"s"`
+	// Device is the device whose scope the cursor walks: another device's
+	// position (a handheld re-enrolled, perhaps into another warehouse,
+	// that kept its cursor) would skip every row of this scope that
+	// changed before it.
+	Device uuid.UUID `json:"d"`
+	Since  int64     `json:"s"`
 	// Upto is 0 between rounds: the next page starts a new one.
 	Upto  int64     `json:"u,omitempty"`
 	Phase feedPhase `json:"p,omitempty"`
@@ -114,8 +119,8 @@ func decodeCursor(s string) (feedCursor, error) {
 }
 
 // Pull returns the next page of the device's pull feed. A cursor from
-// another ledger, or from ahead of this ledger (a database restored from a
-// backup), starts a full download with Reset set. Returns CodeInvalid for a
+// another ledger or another device, or from ahead of this ledger (a
+// database restored from a backup), starts a full download with Reset set. Returns CodeInvalid for a
 // malformed cursor and CodeNotFound for an unknown device.
 func (l *Ledger) Pull(ctx context.Context, req PullRequest) (PullPage, error) {
 	if req.Limit <= 0 {
@@ -156,8 +161,8 @@ func (l *Ledger) Pull(ctx context.Context, req PullRequest) (PullPage, error) {
 		page.LedgerID, page.AckedSeq = t.LedgerID, d.AckedSeq
 		c := cur
 		committed := state.NextChange - 1
-		if req.Cursor == "" || c.LedgerID != t.LedgerID || c.Since > committed || c.Upto > committed {
-			c = feedCursor{Version: 1, LedgerID: t.LedgerID}
+		if req.Cursor == "" || c.LedgerID != t.LedgerID || c.Device != d.ID || c.Since > committed || c.Upto > committed {
+			c = feedCursor{Version: 1, LedgerID: t.LedgerID, Device: d.ID}
 			page.Reset = true
 		}
 		if c.Upto == 0 {
@@ -181,7 +186,7 @@ func (l *Ledger) Pull(ctx context.Context, req PullRequest) (PullPage, error) {
 				return nil
 			}
 		}
-		page.Cursor = feedCursor{Version: 1, LedgerID: t.LedgerID, Since: c.Upto}.encode()
+		page.Cursor = feedCursor{Version: 1, LedgerID: t.LedgerID, Device: d.ID, Since: c.Upto}.encode()
 		return nil
 	})
 	return page, err

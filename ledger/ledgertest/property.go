@@ -432,27 +432,7 @@ func propFailures(t *testing.T, nf Factory, c propCase, scheds []propSchedule) [
 // the environment says): the seed's shift merged in the reference order and
 // in the others, each on a fresh store, must end alike.
 func testInterleavings(t *testing.T, nf Factory) {
-	seeds := propertySeeds
-	if v := os.Getenv("STOCKSYNC_PROPERTY_SEED"); v != "" {
-		seeds = nil
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if err != nil {
-				t.Fatalf("STOCKSYNC_PROPERTY_SEED: %v", err)
-			}
-			seeds = append(seeds, n)
-		}
-	} else if v := os.Getenv("STOCKSYNC_PROPERTY_SEEDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("STOCKSYNC_PROPERTY_SEEDS=%q: want a positive number", v)
-		}
-		base := time.Now().UnixNano() % 1_000_000_000
-		seeds = nil
-		for i := 0; i < n; i++ {
-			seeds = append(seeds, base+int64(i))
-		}
-	}
+	seeds := propertySeedList(t, propertySeeds)
 	runs := 4
 	if v := os.Getenv("STOCKSYNC_PROPERTY_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -484,6 +464,37 @@ func testInterleavings(t *testing.T, nf Factory) {
 			}
 		})
 	}
+}
+
+// propertySeedList returns the seeds a property test runs: defaults, or
+// the seeds STOCKSYNC_PROPERTY_SEED lists, or STOCKSYNC_PROPERTY_SEEDS
+// random ones.
+func propertySeedList(t *testing.T, defaults []int64) []int64 {
+	t.Helper()
+	if v := os.Getenv("STOCKSYNC_PROPERTY_SEED"); v != "" {
+		var seeds []int64
+		for _, s := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				t.Fatalf("STOCKSYNC_PROPERTY_SEED: %v", err)
+			}
+			seeds = append(seeds, n)
+		}
+		return seeds
+	}
+	if v := os.Getenv("STOCKSYNC_PROPERTY_SEEDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("STOCKSYNC_PROPERTY_SEEDS=%q: want a positive number", v)
+		}
+		base := time.Now().UnixNano() % 1_000_000_000
+		seeds := make([]int64, n)
+		for i := range seeds {
+			seeds[i] = base + int64(i)
+		}
+		return seeds
+	}
+	return defaults
 }
 
 // --- shrinking, by hand ---

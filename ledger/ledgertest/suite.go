@@ -90,6 +90,16 @@ func Run(t *testing.T, newStore Factory) {
 		{"RegressionResolutionDrivesStockNegativeSilently", regressionResolutionDrivesStockNegativeSilently},
 		{"RegressionReassignReturnOverReturnUnflagged", regressionReassignReturnOverReturnUnflagged},
 		{"RegressionNilOpIDTakesCanonicalSlot", regressionNilOpIDTakesCanonicalSlot},
+		{"APIKeys", testAPIKeys},
+		{"Enrollment", testEnrollment},
+		{"EnrollmentRace", testEnrollmentRace},
+		{"DeviceTokens", testDeviceTokens},
+		{"ReportDevice", testReportDevice},
+		{"PullFullDownload", testPullFullDownload},
+		{"PullIncremental", testPullIncremental},
+		{"PullCursor", testPullCursor},
+		{"PullNeverSkips", testPullNeverSkips},
+		{"PullConcurrentWrites", testPullConcurrentWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
