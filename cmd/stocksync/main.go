@@ -90,8 +90,20 @@ type Main struct {
 	// JSON makes check print one JSON document instead of text.
 	JSON bool
 
+	// Args are the positional words after the command (tenant's action and
+	// slug).
+	Args []string
+
+	// serve is the configuration of the server; tenant of the tenant
+	// commands.
+	serve  serveConfig
+	tenant tenantCommand
+
 	// Logger is built from LogFormat and LogLevel by ParseFlags.
 	Logger *slog.Logger
+
+	// device is the configuration of the device commands.
+	device deviceCommand
 
 	store  ledger.Store
 	ledger *ledger.Ledger
@@ -137,6 +149,9 @@ func ExitCode(w io.Writer, err error) int {
 
 // commands are the subcommands that exist, in the order usage lists them.
 var commands = []struct{ name, summary string }{
+	{"serve", "run the server: sync protocol, management API, metrics"},
+	{"tenant", "create a tenant (and its admin API key), list tenants, add API keys"},
+	{"device", "a handheld from the command line: enroll, record, sync, status, ops"},
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
 	{"demo", "seed a demo tenant: a catalog, two devices and a short shift"},
@@ -144,7 +159,7 @@ var commands = []struct{ name, summary string }{
 
 // plannedCommands are named in DESIGN.md and built by later issues; they get
 // a clearer message than an unknown word.
-var plannedCommands = []string{"serve", "tenant", "device", "simulate", "bench"}
+var plannedCommands = []string{"simulate", "bench"}
 
 func (m *Main) usage() {
 	w := m.Stderr
@@ -186,11 +201,19 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	case "help", "-h", "-help", "--help":
 		m.usage()
 		return flag.ErrHelp
-	case "check", "migrate", "demo":
+	case "device":
+		// The device commands run a handheld's own database, not the
+		// server's, so they parse their own flags (device.go).
+		if err := m.parseDeviceFlags(args[1:]); err != nil {
+			return err
+		}
+		m.Logger = m.newLogger()
+		return nil
+	case "check", "migrate", "demo", "serve", "tenant":
 	default:
 		for _, p := range plannedCommands {
 			if m.Command == p {
-				return usageError("%s is not built yet; the commands today are check, migrate and demo", p)
+				return usageError("%s is not built yet; run 'stocksync help' for the commands there are", p)
 			}
 		}
 		m.usage()
@@ -205,23 +228,30 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	fs.StringVar(&m.DB, "db", m.env("STOCKSYNC_DB", DefaultDB), "SQLite file path or postgres:// URL")
 	fs.StringVar(&m.LogFormat, "log-format", m.env("STOCKSYNC_LOG_FORMAT", "text"), "log format: text or json")
 	fs.StringVar(&m.LogLevel, "log-level", m.env("STOCKSYNC_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
-	if m.Command == "check" {
+	switch m.Command {
+	case "check":
 		fs.StringVar(&m.Tenant, "tenant", "", "check only the tenant with this slug (default: every tenant)")
 		fs.BoolVar(&m.JSON, "json", false, "print the result as JSON")
+	case "serve":
+		m.serveFlags(fs)
+	case "tenant":
+		m.tenantFlags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(m.Stderr, "Usage: stocksync %s [flags]\n\nFlags:\n", m.Command)
+		fmt.Fprintf(m.Stderr, "Usage: stocksync %s%s [flags]\n\nFlags:\n", m.Command, commandArgs[m.Command])
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	args, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		// The flag package has printed the problem and the usage.
 		return &ExitError{Code: ExitUsage}
 	}
-	if fs.NArg() > 0 {
-		return usageError("%s takes no arguments, got %q", m.Command, fs.Args())
+	m.Args = args
+	if m.Command != "tenant" && len(m.Args) > 0 {
+		return usageError("%s takes no arguments, got %q", m.Command, m.Args)
 	}
 	if err := m.Validate(); err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -229,6 +259,25 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	m.Logger = m.newLogger()
 	return nil
 }
+
+// parseInterspersed parses flags that may come before, between or after
+// positional words ("tenant create acme --json"), and returns the words.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return words, nil
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// commandArgs shows the positional words of the commands that take some.
+var commandArgs = map[string]string{"tenant": " create <slug> | list | key <slug>"}
 
 // env returns the environment variable key, or def when it is unset or empty.
 func (m *Main) env(key, def string) string {
@@ -250,6 +299,12 @@ func (m *Main) Validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(m.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", m.LogLevel))
+	}
+	switch m.Command {
+	case "serve":
+		errs = append(errs, m.serve.validate(m.Getenv)...)
+	case "tenant":
+		errs = append(errs, m.tenant.validate(m.Args)...)
 	}
 	return errors.Join(errs...)
 }
@@ -274,6 +329,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runCheck(ctx)
 	case "demo":
 		return m.runDemo(ctx)
+	case "device":
+		return m.runDevice(ctx)
+	case "serve":
+		return m.runServe(ctx)
+	case "tenant":
+		return m.runTenant(ctx)
 	}
 	return usageError("unknown command %q", m.Command)
 }
