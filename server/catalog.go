@@ -186,23 +186,31 @@ func csvBool(s string) (bool, bool) {
 	return false, false
 }
 
-// readCatalogCSV reads one section of the catalog from a CSV body. It
-// returns the rows and the line number of each, or an error naming every
-// row it could not read.
+// readCatalogCSV reads one section of the catalog from a CSV body.
 func (s *Server) readCatalogCSV(c *gin.Context, limit int64, section string) (ledger.Catalog, []int, error) {
-	var cat ledger.Catalog
 	b, err := openBody(c, limit)
 	if err != nil {
-		return cat, nil, err
+		return ledger.Catalog{}, nil, err
 	}
 	defer b.close()
 	data, err := io.ReadAll(b)
 	if err != nil {
-		return cat, nil, b.decodeErr(syncproto.Errorf(syncproto.CodeInvalid, "read body: %v", err), limit)
+		return ledger.Catalog{}, nil, b.decodeErr(syncproto.Errorf(syncproto.CodeInvalid, "read body: %v", err), limit)
+	}
+	return parseCatalogCSV(data, section)
+}
+
+// parseCatalogCSV parses one section of the catalog. It returns the rows
+// and the line number of each, or an error naming every row it could not
+// read. It only parses: whether the rows make sense is the ledger's call.
+func parseCatalogCSV(data []byte, section string) (ledger.Catalog, []int, error) {
+	var cat ledger.Catalog
+	spec, ok := csvSections[section]
+	if !ok {
+		return cat, nil, syncproto.Errorf(syncproto.CodeInvalid, "unknown catalog section %q", section)
 	}
 	// Spreadsheets like to start a UTF-8 file with a byte-order mark.
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	spec := csvSections[section]
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1 // checked per row, to name the line
 	r.TrimLeadingSpace = true
