@@ -11,12 +11,15 @@ type Code string
 
 // Request-level codes, shared with the sync protocol.
 const (
-	CodeInvalid         Code = "invalid"
-	CodeUnauthorized    Code = "unauthorized"
-	CodeForbidden       Code = "forbidden"
-	CodeNotFound        Code = "not_found"
-	CodeConflict        Code = "conflict"
-	CodeSeqGap          Code = "seq_gap"
+	CodeInvalid      Code = "invalid"
+	CodeUnauthorized Code = "unauthorized"
+	CodeForbidden    Code = "forbidden"
+	CodeNotFound     Code = "not_found"
+	CodeConflict     Code = "conflict"
+	CodeSeqGap       Code = "seq_gap"
+	// CodeSeqBehind: the device was restored from a backup; see
+	// MergeRequest.KnownAckedSeq.
+	CodeSeqBehind       Code = "seq_behind"
 	CodeAlreadyResolved Code = "already_resolved"
 	CodeInternal        Code = "internal"
 )

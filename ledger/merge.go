@@ -55,7 +55,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		}
 		dev.LastSeenAt = now
 		w := newWork(ctx, tx, tenant, now)
-		m := &merger{work: w, dev: &dev}
+		m := &merger{work: w, dev: &dev, knownAcked: req.KnownAckedSeq}
 		results, err := m.run(req.Ops)
 		if err != nil {
 			return err
@@ -78,7 +78,8 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 // merger merges one device's push.
 type merger struct {
 	*work
-	dev *Device
+	dev        *Device
+	knownAcked *int64
 }
 
 func (m *merger) run(ops []Operation) ([]Result, error) {
@@ -109,6 +110,9 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 		if r.Canonical {
 			m.opsByID[r.OpID] = &r
 		}
+	}
+	if err := m.checkBehind(ops, bySeq); err != nil {
+		return nil, err
 	}
 
 	// Resolve every reference of the new operations at once, and preload
@@ -175,6 +179,27 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 		results[i].Replayed = replayed
 	}
 	return results, nil
+}
+
+// checkBehind refuses a push from a device restored from a backup: one that
+// reports knowing a lower acked seq than the server's and sends, under a
+// seq it did not know was acked, a different operation than the server
+// holds there (see MergeRequest.KnownAckedSeq).
+func (m *merger) checkBehind(ops []Operation, bySeq map[int64]OpRecord) error {
+	if m.knownAcked == nil || *m.knownAcked >= m.dev.AckedSeq {
+		return nil
+	}
+	for _, op := range ops {
+		if op.Seq <= *m.knownAcked || op.Seq > m.dev.AckedSeq {
+			continue
+		}
+		if stored, ok := bySeq[op.Seq]; ok && stored.OpID != op.OpID {
+			return &Error{Code: CodeSeqBehind, AckedSeq: m.dev.AckedSeq,
+				Message: fmt.Sprintf("seq %d is taken by another operation: the device knows acked seq %d but the server has acked %d (restored from a backup?); renumber pending operations after %d",
+					op.Seq, *m.knownAcked, m.dev.AckedSeq, m.dev.AckedSeq)}
+		}
+	}
+	return nil
 }
 
 // effectiveAt is when the operation happened on the floor: the device's

@@ -19,6 +19,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"OpConflict", testOpConflict},
 		{"SeqGap", testSeqGap},
 		{"RenumberedReplay", testRenumberedReplay},
+		{"SeqBehind", testSeqBehind},
 		{"RevokedDevice", testRevokedDevice},
 		{"ReceiveGeneratesBatch", testReceiveGeneratesBatch},
 		{"BarcodeScan", testBarcodeScan},

@@ -347,3 +347,57 @@ func testClockOffset(t *testing.T, nf Factory) {
 		t.Errorf("clock offset %s, want %s", d.ClockOffset, skew)
 	}
 }
+
+// testSeqBehind: a device restored from a backup reports the acked seq it
+// knew then; a push reusing a seq the server holds for another operation is
+// refused whole with seq_behind and the server's acked seq, while a lost
+// answer (the same operations again) replays, and a device that knew the
+// seq was acked still gets op_conflict.
+func testSeqBehind(t *testing.T, nf Factory) {
+	f := setup(t, nf)
+	dev := f.devs[0]
+	ops := f.prepare(dev, receive("WIDGET", "A1", 1, "", ""), receive("WIDGET", "A1", 2, "", ""), receive("WIDGET", "A1", 4, "", ""))
+	f.merge(dev, ops[:1])
+	f.merge(dev, ops[1:]) // acked 3; the device's backup knew acked 1
+
+	known := func(n int64) *int64 { return &n }
+	mergeKnown := func(k *int64, batch []ledger.Operation) (ledger.MergeResponse, error) {
+		return f.l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: f.clock.Now(), Ops: batch, KnownAckedSeq: k})
+	}
+
+	// A lost answer: the device knew acked 1 and sends seqs 2-3 again.
+	resp, err := mergeKnown(known(1), ops[1:])
+	if err != nil || !resp.Results[0].Replayed || !resp.Results[1].Replayed {
+		t.Fatalf("lost answer: %+v, %v; want replays", resp, err)
+	}
+
+	// A restore: new operations under seqs 2-3.
+	fresh := f.prepare(dev, receive("WIDGET", "A1", 100, "", ""), receive("WIDGET", "A1", 200, "", ""))
+	fresh[0].Seq, fresh[1].Seq = 2, 3
+	_, err = mergeKnown(known(1), fresh)
+	wantCode(t, err, ledger.CodeSeqBehind)
+	var e *ledger.Error
+	if !errors.As(err, &e) || e.AckedSeq != 3 {
+		t.Fatalf("seq_behind error = %#v, want AckedSeq 3", err)
+	}
+	f.wantBalance("A1", "WIDGET", "", 7)
+
+	// Renumbered after the acked seq, they merge.
+	fresh[0].Seq, fresh[1].Seq = 4, 5
+	resp, err = mergeKnown(known(3), fresh)
+	if err != nil || resp.AckedSeq != 5 || resp.Results[0].Status != ledger.StatusApplied {
+		t.Fatalf("renumbered: %+v, %v", resp, err)
+	}
+
+	// A device that knew seq 2 was acked and reuses it is a bug, not a
+	// restore: op_conflict, as without the report.
+	other := receive("WIDGET", "A1", 9, "", "")
+	other.OpID, other.Seq, other.OccurredAt = uuid.Must(uuid.NewV7()), 2, f.clock.Now()
+	resp, err = mergeKnown(known(5), []ledger.Operation{other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, resp.Results[0], ledger.StatusRejected, ledger.CodeOpConflict)
+	f.wantBalance("A1", "WIDGET", "", 307)
+	f.checkConsistent()
+}
