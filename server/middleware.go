@@ -62,7 +62,7 @@ func (s *Server) recover(c *gin.Context) {
 		if p == nil {
 			return
 		}
-		if p == http.ErrAbortHandler {
+		if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 			panic(p) // net/http's way of dropping a connection on purpose
 		}
 		s.log.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "route", routeOf(c),

@@ -31,7 +31,7 @@ func TestPanicIsInternal(t *testing.T) {
 	}
 	s.engine.GET("/boom", func(*gin.Context) { panic("secret detail") })
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/boom", nil))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"code":"internal"`) || strings.Contains(rec.Body.String(), "secret") ||
 		strings.Contains(rec.Body.String(), "goroutine") {
 		t.Errorf("answer %d %s", rec.Code, rec.Body)
@@ -41,7 +41,7 @@ func TestPanicIsInternal(t *testing.T) {
 	}
 	// The server keeps answering.
 	rec = httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", "/healthz", nil))
 	if rec.Code != 200 {
 		t.Errorf("healthz after a panic: %d", rec.Code)
 	}

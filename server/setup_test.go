@@ -126,7 +126,8 @@ func setup(t *testing.T, kind string, opts ...options) *env {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -300,8 +301,8 @@ func (r *resp) want(status int) *resp {
 }
 
 // wantError fails unless the answer is an error with status and code, and
-// returns the error.
-func (r *resp) wantError(status int, code syncproto.Code) *syncproto.Error {
+// returns the error (by value: it is data here, not a failure to check).
+func (r *resp) wantError(status int, code syncproto.Code) syncproto.Error {
 	r.t.Helper()
 	r.want(status)
 	var eb syncproto.ErrorBody
@@ -312,7 +313,7 @@ func (r *resp) wantError(status int, code syncproto.Code) *syncproto.Error {
 	if eb.Error.Message == "" {
 		r.t.Fatalf("error without message: %s", r.body)
 	}
-	return eb.Error
+	return *eb.Error
 }
 
 func (r *resp) decode(v any) *resp {

@@ -486,7 +486,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 		// Start a push whose body is still arriving when shutdown begins.
 		pr, pw := io.Pipe()
-		hr, _ := http.NewRequest("POST", e.base+"/v1/sync/push", pr)
+		hr, _ := http.NewRequestWithContext(e.ctx, http.MethodPost, e.base+"/v1/sync/push", pr)
 		hr.Header.Set(syncproto.HeaderProtocol, "1")
 		hr.Header.Set("Authorization", "Bearer "+a.dev.Token)
 		hr.Header.Set("Content-Type", "application/json")
@@ -517,7 +517,7 @@ func TestGracefulShutdown(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			rec := httptest.NewRecorder()
-			e.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			e.srv.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(e.ctx, "GET", "/readyz", nil))
 			if rec.Code == 503 {
 				break
 			}
