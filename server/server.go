@@ -263,10 +263,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.engine,
 		ReadHeaderTimeout: 10 * time.Second,
-		// A full push is 4 MiB; a minute is generous on a poor link and
-		// still frees the connection of a client that stalls.
-		ReadTimeout:  time.Minute,
-		WriteTimeout: 2 * time.Minute,
+		// A full push is 4 MiB: two minutes carry it over a poor cellular
+		// link and still free the connection of a client that stalls.
+		// WriteTimeout runs from the request's headers, so it covers the
+		// body, the merge (which may queue behind other devices' merges at
+		// shift end) and the answer; a push cut off by it is rolled back
+		// or committed whole, and the device's retry is a replay.
+		ReadTimeout:  2 * time.Minute,
+		WriteTimeout: 3 * time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		BaseContext:  func(net.Listener) context.Context { return base },
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
