@@ -55,7 +55,7 @@ func wireError(err error) *syncproto.Error {
 		return syncproto.Errorf(syncproto.CodeInternal, "internal error")
 	}
 	we := &syncproto.Error{Code: syncproto.Code(le.Code), Message: le.Message}
-	if le.Code == ledger.CodeSeqGap {
+	if le.Code == ledger.CodeSeqGap || le.Code == ledger.CodeSeqBehind {
 		acked := le.AckedSeq
 		we.AckedSeq = &acked
 	}

@@ -78,17 +78,14 @@ func (s *Server) push(c *gin.Context) {
 		s.fail(c, syncproto.Errorf(syncproto.CodeForbidden, "device_id %s is not the device this token belongs to", req.DeviceID))
 		return
 	}
-	if backlog.LastSeq >= 0 && backlog.LastSeq < d.AckedSeq {
-		acked := d.AckedSeq
-		we := syncproto.Errorf(syncproto.CodeSeqBehind, "the device's last seq %d is below the server's acked_seq %d: it was restored from a backup; renumber pending operations from %d",
-			backlog.LastSeq, acked, acked+1)
-		we.AckedSeq = &acked
-		s.fail(c, we)
-		return
+	mr := mergeRequestFromWire(d.TenantID, req)
+	if backlog.AckedSeq >= 0 {
+		known := backlog.AckedSeq
+		mr.KnownAckedSeq = &known
 	}
 	ctx := c.Request.Context()
 	start := time.Now()
-	res, err := s.ledger.Merge(ctx, mergeRequestFromWire(d.TenantID, req))
+	res, err := s.ledger.Merge(ctx, mr)
 	s.metrics.mergeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, err)

@@ -175,11 +175,11 @@ func TestSeqGapAndBehind(t *testing.T) {
 			t.Errorf("seq_gap acked_seq %v", er.AckedSeq)
 		}
 
-		// A device whose last seq is below acked_seq was restored from a
-		// backup: refused before anything is looked at.
+		// A device that knows acked_seq 0 and sends another operation
+		// under the acked seq 1 was restored from a backup: refused whole.
 		restored := []syncproto.Op{op("receive", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location, o.Seq = "WIDGET", 100, "A1", 1 })}
 		er = e.push(a.dev, restored, func(r *req) {
-			r.headers = map[string]string{syncproto.HeaderLastSeq: "0", syncproto.HeaderPending: "1"}
+			r.headers = map[string]string{syncproto.HeaderAckedSeq: "0", syncproto.HeaderPending: "1"}
 		}).wantError(409, syncproto.CodeSeqBehind)
 		if er.AckedSeq == nil || *er.AckedSeq != 1 {
 			t.Errorf("seq_behind acked_seq %v", er.AckedSeq)
@@ -187,10 +187,16 @@ func TestSeqGapAndBehind(t *testing.T) {
 		if got := e.stock(a.staff)["A1/WIDGET/"]; got != 3 {
 			t.Errorf("stock %d after refused pushes, want 3", got)
 		}
-		// With a last seq at acked_seq the same push is a plain replay
-		// check: seq 1 holds another operation, so op_conflict.
+		// A lost answer looks the same from the device, but it resends the
+		// same operation: a replay.
 		var pr syncproto.PushResponse
-		e.push(a.dev, restored, func(r *req) { r.headers = map[string]string{syncproto.HeaderLastSeq: "1"} }).want(200).decode(&pr)
+		e.push(a.dev, ops, func(r *req) { r.headers = map[string]string{syncproto.HeaderAckedSeq: "0"} }).want(200).decode(&pr)
+		if !pr.Results[0].Replayed {
+			t.Errorf("resent op after a lost answer: %+v, want replayed", pr.Results[0])
+		}
+		// A device that knew seq 1 was acked and reuses it is a bug, not a
+		// restore: op_conflict.
+		e.push(a.dev, restored, func(r *req) { r.headers = map[string]string{syncproto.HeaderAckedSeq: "1"} }).want(200).decode(&pr)
 		if pr.Results[0].Status != syncproto.StatusRejected || pr.Results[0].Code != syncproto.CodeOpConflict {
 			t.Errorf("reused seq result %+v", pr.Results[0])
 		}
@@ -439,7 +445,7 @@ func TestBacklogReported(t *testing.T) {
 		ops := a.dev.numbered(op("receive", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location = "WIDGET", 1, "A1" }))
 		e.push(a.dev, ops, func(r *req) {
 			r.headers = map[string]string{syncproto.HeaderPending: "7", syncproto.HeaderOldestUnsent: "5400",
-				syncproto.HeaderLastSeq: "8", syncproto.HeaderAppVersion: "2.1.0"}
+				syncproto.HeaderAckedSeq: "0", syncproto.HeaderAppVersion: "2.1.0"}
 		}).want(200)
 		var out struct {
 			Devices []struct {

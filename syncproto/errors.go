@@ -25,8 +25,9 @@ const (
 	// CodeSeqGap (409): the push's first seq is beyond acked_seq + 1. The
 	// error carries acked_seq; the device resends from acked_seq + 1.
 	CodeSeqGap Code = "seq_gap"
-	// CodeSeqBehind (409): the device's last seq is below the server's
-	// acked_seq: it was restored from a backup. The error carries
+	// CodeSeqBehind (409): the device reported a lower acked_seq than the
+	// server's and sent a different operation under a seq the server
+	// already holds: it was restored from a backup. The error carries
 	// acked_seq; the device renumbers its pending operations after it,
 	// keeping their op_ids, and pushes again.
 	CodeSeqBehind Code = "seq_behind"

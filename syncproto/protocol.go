@@ -30,12 +30,14 @@ const (
 	// HeaderOldestUnsent is the age, in whole seconds, of the device's
 	// oldest unacknowledged operation (0 when none).
 	HeaderOldestUnsent = "Stocksync-Oldest-Unsent"
-	// HeaderLastSeq is the highest seq the device has ever assigned. When
-	// it is below the server's acked_seq the device was restored from an
-	// old backup, and a push is answered 409 seq_behind so the device
-	// renumbers its pending operations before any of them is taken for a
-	// replay of a different operation.
-	HeaderLastSeq = "Stocksync-Last-Seq"
+	// HeaderAckedSeq is the acked_seq the device last heard from the
+	// server. A device restored from an old backup knows a lower one than
+	// the server has, and reuses seqs the server holds for other
+	// operations: such a push is answered 409 seq_behind, so the device
+	// renumbers its pending operations instead of having them rejected as
+	// op_conflict. (A lost answer also leaves the device knowing less, but
+	// its resent operations are the same ones, and replay.)
+	HeaderAckedSeq = "Stocksync-Acked-Seq"
 	// HeaderAppVersion is the device app's version, shown to managers.
 	HeaderAppVersion = "Stocksync-App-Version"
 	// HeaderRetryAfter is the standard header of 429 and 503 answers, in
@@ -90,23 +92,24 @@ func versionList() string {
 type Backlog struct {
 	Pending      int64
 	OldestUnsent time.Duration
-	// LastSeq is the highest seq the device ever assigned; -1 when unknown.
-	LastSeq    int64
+	// AckedSeq is the acked_seq the device last heard; -1 when it did not
+	// say.
+	AckedSeq   int64
 	AppVersion string
 }
 
 // ParseBacklog reads the backlog headers through get (for example
-// http.Header.Get). Missing headers read as zero (LastSeq as -1); a present
+// http.Header.Get). Missing headers read as zero (AckedSeq as -1); a present
 // but malformed one is an *Error with CodeInvalid.
 func ParseBacklog(get func(string) string) (Backlog, error) {
-	b := Backlog{LastSeq: -1, AppVersion: strings.TrimSpace(get(HeaderAppVersion))}
+	b := Backlog{AckedSeq: -1, AppVersion: strings.TrimSpace(get(HeaderAppVersion))}
 	if len(b.AppVersion) > MaxCodeLen {
 		return b, Errorf(CodeInvalid, "%s is longer than %d bytes", HeaderAppVersion, MaxCodeLen)
 	}
 	for _, h := range []struct {
 		name string
 		dst  *int64
-	}{{HeaderPending, &b.Pending}, {HeaderLastSeq, &b.LastSeq}} {
+	}{{HeaderPending, &b.Pending}, {HeaderAckedSeq, &b.AckedSeq}} {
 		s := strings.TrimSpace(get(h.name))
 		if s == "" {
 			continue
@@ -131,8 +134,8 @@ func ParseBacklog(get func(string) string) (Backlog, error) {
 func (b Backlog) Set(set func(key, value string)) {
 	set(HeaderPending, strconv.FormatInt(b.Pending, 10))
 	set(HeaderOldestUnsent, strconv.FormatInt(int64(b.OldestUnsent/time.Second), 10))
-	if b.LastSeq >= 0 {
-		set(HeaderLastSeq, strconv.FormatInt(b.LastSeq, 10))
+	if b.AckedSeq >= 0 {
+		set(HeaderAckedSeq, strconv.FormatInt(b.AckedSeq, 10))
 	}
 	if b.AppVersion != "" {
 		set(HeaderAppVersion, b.AppVersion)
@@ -141,5 +144,5 @@ func (b Backlog) Set(set func(key, value string)) {
 
 // String describes the backlog for logs.
 func (b Backlog) String() string {
-	return fmt.Sprintf("pending=%d oldest_unsent=%s last_seq=%d", b.Pending, b.OldestUnsent, b.LastSeq)
+	return fmt.Sprintf("pending=%d oldest_unsent=%s acked_seq=%d", b.Pending, b.OldestUnsent, b.AckedSeq)
 }

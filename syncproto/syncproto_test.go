@@ -29,7 +29,7 @@ func TestParseVersion(t *testing.T) {
 
 func TestBacklogRoundTrip(t *testing.T) {
 	h := http.Header{}
-	in := Backlog{Pending: 42, OldestUnsent: 90*time.Minute + 700*time.Millisecond, LastSeq: 1234, AppVersion: "1.4.0"}
+	in := Backlog{Pending: 42, OldestUnsent: 90*time.Minute + 700*time.Millisecond, AckedSeq: 1234, AppVersion: "1.4.0"}
 	in.Set(h.Set)
 	out, err := ParseBacklog(h.Get)
 	if err != nil {
@@ -42,10 +42,10 @@ func TestBacklogRoundTrip(t *testing.T) {
 	}
 
 	empty, err := ParseBacklog(http.Header{}.Get)
-	if err != nil || empty.LastSeq != -1 || empty.Pending != 0 {
-		t.Errorf("no headers: got %+v, %v; want zero backlog with LastSeq -1", empty, err)
+	if err != nil || empty.AckedSeq != -1 || empty.Pending != 0 {
+		t.Errorf("no headers: got %+v, %v; want zero backlog with AckedSeq -1", empty, err)
 	}
-	for _, bad := range []struct{ k, v string }{{HeaderPending, "-1"}, {HeaderPending, "x"}, {HeaderLastSeq, "1e3"}, {HeaderOldestUnsent, "-5"}} {
+	for _, bad := range []struct{ k, v string }{{HeaderPending, "-1"}, {HeaderPending, "x"}, {HeaderAckedSeq, "1e3"}, {HeaderOldestUnsent, "-5"}} {
 		h := http.Header{}
 		h.Set(bad.k, bad.v)
 		if _, err := ParseBacklog(h.Get); err == nil {
