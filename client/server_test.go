@@ -237,10 +237,16 @@ func (s *testServer) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acked := s.acked
-	if backlog.LastSeq >= 0 && backlog.LastSeq < s.acked {
-		writeError(w, http.StatusConflict, &syncproto.Error{Code: syncproto.CodeSeqBehind, AckedSeq: &acked,
-			Message: fmt.Sprintf("last seq %d is below acked_seq %d", backlog.LastSeq, s.acked)})
-		return
+	// A restored device: it knows a lower acked seq, and sends another
+	// operation under a seq this server acked after that.
+	if backlog.AckedSeq >= 0 && backlog.AckedSeq < s.acked {
+		for _, op := range req.Ops {
+			if held, ok := s.seqs[op.Seq]; ok && op.Seq > backlog.AckedSeq && held != op.OpID {
+				writeError(w, http.StatusConflict, &syncproto.Error{Code: syncproto.CodeSeqBehind, AckedSeq: &acked,
+					Message: fmt.Sprintf("seq %d holds another operation; acked_seq is %d", op.Seq, s.acked)})
+				return
+			}
+		}
 	}
 	if len(req.Ops) > 0 && req.Ops[0].Seq > s.acked+1 {
 		writeError(w, http.StatusConflict, &syncproto.Error{Code: syncproto.CodeSeqGap, AckedSeq: &acked,

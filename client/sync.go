@@ -296,7 +296,7 @@ func (c *Client) nextChunk(ctx context.Context, limit int) (chunk, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*), min(recorded_at) FROM ops WHERE acked = 0`).Scan(&ch.pending, &oldest); err != nil {
 			return err
 		}
-		ch.backlog = syncproto.Backlog{Pending: int64(ch.pending), LastSeq: st.NextSeq - 1, AppVersion: c.opts.AppVersion}
+		ch.backlog = syncproto.Backlog{Pending: int64(ch.pending), AckedSeq: st.AckedSeq, AppVersion: c.opts.AppVersion}
 		if oldest.Valid {
 			ch.backlog.OldestUnsent = max(c.now().Sub(fromMicros(oldest.Int64)), 0)
 		}
@@ -466,51 +466,60 @@ const renumberShift = 1_000_000_000_000
 func (c *Client) renumber(ctx context.Context, acked int64) (int, error) {
 	var n int
 	err := c.write(ctx, func(tx *sql.Tx) error {
-		st, err := loadState(ctx, tx)
-		if err != nil {
-			return err
-		}
-		var maxAcked int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ops WHERE acked = 1`).Scan(&maxAcked); err != nil {
-			return err
-		}
-		if maxAcked > acked {
-			return fmt.Errorf("the server's acked_seq %d is below seq %d it acknowledged to this device", acked, maxAcked)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT op_id FROM ops WHERE acked = 0 ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = seq + ? WHERE acked = 0`, renumberShift); err != nil {
-			return err
-		}
-		for i, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = ? WHERE op_id = ?`, acked+1+int64(i), id); err != nil {
-				return err
-			}
-		}
-		n = len(ids)
-		next := max(st.NextSeq, acked+int64(n)+1)
-		_, err = tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ?, acked_seq = ? WHERE id = 1`, next, acked)
+		var err error
+		n, err = renumberPending(ctx, tx, acked)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("renumber after seq_behind: %w", err)
 	}
 	return n, nil
+}
+
+// renumberPending moves every pending operation, in seq order, to acked+1
+// onward and the seq counter past them, returning how many moved.
+func renumberPending(ctx context.Context, tx *sql.Tx, acked int64) (int, error) {
+	st, err := loadState(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var maxAcked int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ops WHERE acked = 1`).Scan(&maxAcked); err != nil {
+		return 0, err
+	}
+	if maxAcked > acked {
+		return 0, fmt.Errorf("the server's acked_seq %d is below seq %d it acknowledged to this device", acked, maxAcked)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT op_id FROM ops WHERE acked = 0 ORDER BY seq`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = seq + ? WHERE acked = 0`, renumberShift); err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = ? WHERE op_id = ?`, acked+1+int64(i), id); err != nil {
+			return 0, err
+		}
+	}
+	next := max(st.NextSeq, acked+int64(len(ids))+1)
+	if _, err := tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ?, acked_seq = ? WHERE id = 1`, next, acked); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // pull downloads pages until the server has nothing more. It reports
@@ -567,17 +576,15 @@ func (s *syncRun) pull(ctx context.Context) (lost bool, err error) {
 
 // backlog reads what the device reports with a pull.
 func (c *Client) backlog(ctx context.Context) *syncproto.Backlog {
-	b := &syncproto.Backlog{LastSeq: -1, AppVersion: c.opts.AppVersion}
+	b := &syncproto.Backlog{AckedSeq: -1, AppVersion: c.opts.AppVersion}
 	_ = c.read(ctx, func(tx *sql.Tx) error {
 		var oldest sql.NullInt64
-		var next int64
 		if err := tx.QueryRowContext(ctx, `SELECT count(*), min(recorded_at) FROM ops WHERE acked = 0`).Scan(&b.Pending, &oldest); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT next_seq FROM device_state WHERE id = 1`).Scan(&next); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT acked_seq FROM device_state WHERE id = 1`).Scan(&b.AckedSeq); err != nil {
 			return err
 		}
-		b.LastSeq = next - 1
 		if oldest.Valid {
 			b.OldestUnsent = max(c.now().Sub(fromMicros(oldest.Int64)), 0)
 		}
@@ -690,6 +697,9 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 		if _, err := tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ? WHERE id = 1`, page.AckedSeq); err != nil {
 			return err
 		}
+		if err := moveSeqsPast(ctx, tx, page.AckedSeq); err != nil {
+			return err
+		}
 		if !page.More {
 			// Every operation up to the server's acked_seq was committed
 			// before this last page was read, so the pulled balances hold
@@ -706,6 +716,28 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 	}
 	rep.Pulled += rows
 	return lost, nil
+}
+
+// moveSeqsPast keeps the seqs this device assigns from now on after the
+// server's acked_seq. A server that acked seqs this device never assigned,
+// or still holds as pending, means the device was restored from a backup;
+// once the device has heard that acked_seq, the server can no longer tell
+// its reused seqs from replays, so they move now: the seq counter past it,
+// and pending operations at or below it (new ones, recorded since the
+// restore) renumbered after it. Should one be an operation the server
+// already has, it comes back as a replay: op_ids, not seqs, identify
+// operations.
+func moveSeqsPast(ctx context.Context, tx *sql.Tx, acked int64) error {
+	var behind int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ops WHERE acked = 0 AND seq <= ?`, acked).Scan(&behind); err != nil {
+		return err
+	}
+	if behind > 0 {
+		_, err := renumberPending(ctx, tx, acked)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE device_state SET next_seq = max(next_seq, ? + 1) WHERE id = 1`, acked)
+	return err
 }
 
 func upsertDecision(ctx context.Context, tx *sql.Tx, d syncproto.Decision) error {

@@ -86,9 +86,12 @@ func TestSyncPushesInChunksAndStoresEveryResult(t *testing.T) {
 		t.Fatalf("push sizes %v, want %v", sizes, want)
 	}
 	first := f.srv.snapshotPushes()[0]
-	if first.gzip || first.backlog.Pending != 10 || first.backlog.LastSeq != 10 ||
+	if first.gzip || first.backlog.Pending != 10 || first.backlog.AckedSeq != 0 ||
 		first.backlog.OldestUnsent != 9*time.Minute || first.backlog.AppVersion != "test" {
 		t.Errorf("first push: %+v; want no gzip for a small body, and the backlog of 10 ops, oldest 9 minutes", first)
+	}
+	if second := f.srv.snapshotPushes()[1]; second.backlog.AckedSeq != 3 || second.backlog.Pending != 7 {
+		t.Errorf("second push: %+v; want the acked seq heard from the first", second)
 	}
 	last := progress[len(progress)-1]
 	if pushDone := progress[len(progress)-2]; pushDone.Phase != PhasePush || pushDone.Sent != 10 || pushDone.Total != 10 || last.Phase != PhasePull {
@@ -180,25 +183,30 @@ func TestSyncRenumbersAfterARestoreFromBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	restore := func() {
+		t.Helper()
+		if err := f.c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.path, backup, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f.open(t)
+	}
 	f.open(t)
 	f.recordN(t, 3) // seqs 2..4, acknowledged by the server, then lost
 	f.sync(t)
 
-	if err := f.c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f.path, backup, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f.open(t)
-	fresh := f.recordN(t, 2) // seqs 2 and 3 again on the restored device
+	// As many new operations as the device forgot reuse all its seqs.
+	restore()
+	fresh := f.recordN(t, 3)
 	rep := f.sync(t)
-	if rep.Renumbered != 2 || rep.Applied != 2 || rep.Rejected != 0 {
-		t.Fatalf("report %+v; want 2 renumbered and applied", rep)
+	if rep.Renumbered != 3 || rep.Applied != 3 || rep.Rejected != 0 {
+		t.Fatalf("report %+v; want 3 renumbered and applied", rep)
 	}
 	ops := f.ops(t, OpsFilter{})
-	if len(ops) != 3 {
-		t.Fatalf("%d ops, want 3", len(ops))
+	if len(ops) != 4 {
+		t.Fatalf("%d ops, want 4", len(ops))
 	}
 	for i, r := range fresh {
 		v := ops[i+1]
@@ -206,9 +214,28 @@ func TestSyncRenumbersAfterARestoreFromBackup(t *testing.T) {
 			t.Errorf("op %d: %+v; want op %s renumbered to seq %d and applied", i, v, r.Op.OpID, 5+i)
 		}
 	}
-	if next := f.record(t, pick("BOLT", 1, "A1")); next.Op.Seq != 7 {
-		t.Errorf("next seq %d, want 7", next.Op.Seq)
+	if next := f.record(t, pick("BOLT", 1, "A1")); next.Op.Seq != 8 {
+		t.Errorf("next seq %d, want 8", next.Op.Seq)
 	}
+	f.sync(t)
+
+	// Restored again, and synced before recording anything: the pull
+	// tells the device how far the server got, and new seqs start after.
+	restore()
+	if rep := f.sync(t); rep.Pushed != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if next := f.record(t, pick("BOLT", 1, "A1")); next.Op.Seq != 9 {
+		t.Errorf("next seq after a pull %d, want 9", next.Op.Seq)
+	}
+	if rep := f.sync(t); rep.Applied != 1 || rep.Rejected != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	f.srv.do(func(s *testServer) {
+		if s.acked != 9 || len(s.results) != 9 {
+			t.Errorf("server acked %d with %d operations, want 9", s.acked, len(s.results))
+		}
+	})
 }
 
 func TestRenumberKeepsOpIDsAndOrder(t *testing.T) {
