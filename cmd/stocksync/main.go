@@ -96,8 +96,9 @@ type Main struct {
 
 	// serve is the configuration of the server; tenant of the tenant
 	// commands.
-	serve  serveConfig
-	tenant tenantCommand
+	serve    serveConfig
+	tenant   tenantCommand
+	simulate simulateConfig
 
 	// Logger is built from LogFormat and LogLevel by ParseFlags.
 	Logger *slog.Logger
@@ -155,11 +156,12 @@ var commands = []struct{ name, summary string }{
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
 	{"demo", "seed a demo tenant: a catalog, two devices and a short shift"},
+	{"simulate", "drive N simulated handhelds with M operations each against a server"},
 }
 
 // plannedCommands are named in DESIGN.md and built by later issues; they get
 // a clearer message than an unknown word.
-var plannedCommands = []string{"simulate", "bench"}
+var plannedCommands = []string{"bench"}
 
 func (m *Main) usage() {
 	w := m.Stderr
@@ -209,7 +211,7 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		}
 		m.Logger = m.newLogger()
 		return nil
-	case "check", "migrate", "demo", "serve", "tenant":
+	case "check", "migrate", "demo", "serve", "tenant", "simulate":
 	default:
 		for _, p := range plannedCommands {
 			if m.Command == p {
@@ -236,6 +238,8 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		m.serveFlags(fs)
 	case "tenant":
 		m.tenantFlags(fs)
+	case "simulate":
+		m.simulateFlags(fs)
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(m.Stderr, "Usage: stocksync %s%s [flags]\n\nFlags:\n", m.Command, commandArgs[m.Command])
@@ -335,6 +339,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runServe(ctx)
 	case "tenant":
 		return m.runTenant(ctx)
+	case "simulate":
+		return m.runSimulate(ctx)
 	}
 	return usageError("unknown command %q", m.Command)
 }
