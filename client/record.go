@@ -332,9 +332,17 @@ type catalogCheck struct {
 // another item than the SKU is a mistake in the scan and is refused.
 func checkCatalog(ctx context.Context, tx *sql.Tx, op syncproto.Op) (catalogCheck, error) {
 	var cc catalogCheck
+	var pulled bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM items)`).Scan(&pulled); err != nil {
+		return cc, fmt.Errorf("look up the catalog: %w", err)
+	}
+	hint := ""
+	if !pulled {
+		hint = " (this device has not pulled a catalog yet: sync it)"
+	}
 	unknown := func(field, v string) {
 		cc.warnings = append(cc.warnings, Warning{Code: syncproto.CodeUnknownReference, Field: field, Value: v,
-			Message: fmt.Sprintf("unknown %s %q: recorded, and the server will hold it until a manager maps it", strings.ReplaceAll(field, "_", " "), v)})
+			Message: fmt.Sprintf("unknown %s %q: recorded, and the server will hold it until a manager maps it%s", strings.ReplaceAll(field, "_", " "), v, hint)})
 	}
 	if op.SKU != "" {
 		it, err := itemBySKU(ctx, tx, op.SKU)
