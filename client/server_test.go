@@ -3,6 +3,7 @@ package client
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -146,6 +147,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// protoError is err as the *syncproto.Error that syncproto's decoders
+// return.
+func protoError(err error) *syncproto.Error {
+	var pe *syncproto.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return syncproto.Errorf(syncproto.CodeInternal, "%v", err)
+}
+
 func writeError(w http.ResponseWriter, status int, e *syncproto.Error) {
 	writeJSON(w, status, syncproto.ErrorBody{Error: e})
 }
@@ -158,7 +169,7 @@ func (s *testServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := syncproto.ParseVersion(r.Header.Get(syncproto.HeaderProtocol)); err != nil {
-		e := err.(*syncproto.Error)
+		e := protoError(err)
 		e.Versions = syncproto.Versions
 		writeError(w, http.StatusUpgradeRequired, e)
 		return
@@ -184,7 +195,7 @@ func (s *testServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *testServer) enroll(w http.ResponseWriter, r *http.Request) {
 	var req syncproto.EnrollRequest
 	if err := syncproto.Decode(r.Body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.(*syncproto.Error))
+		writeError(w, http.StatusBadRequest, protoError(err))
 		return
 	}
 	if req.Code != s.enrollCode || s.token != "" {
@@ -219,7 +230,7 @@ func (s *testServer) push(w http.ResponseWriter, r *http.Request) {
 	}
 	s.pushes = append(s.pushes, seen)
 	if err != nil {
-		pe := err.(*syncproto.Error)
+		pe := protoError(err)
 		if pe.Code == syncproto.CodeTooLarge {
 			writeError(w, http.StatusRequestEntityTooLarge, pe)
 			return

@@ -490,21 +490,8 @@ func renumberPending(ctx context.Context, tx *sql.Tx, acked int64) (int, error) 
 	if maxAcked > acked {
 		return 0, fmt.Errorf("the server's acked_seq %d is below seq %d it acknowledged to this device", acked, maxAcked)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT op_id FROM ops WHERE acked = 0 ORDER BY seq`)
+	ids, err := pendingIDs(ctx, tx)
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = seq + ? WHERE acked = 0`, renumberShift); err != nil {
@@ -520,6 +507,24 @@ func renumberPending(ctx context.Context, tx *sql.Tx, acked int64) (int, error) 
 		return 0, err
 	}
 	return len(ids), nil
+}
+
+// pendingIDs lists the op_ids of the pending operations in seq order.
+func pendingIDs(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT op_id FROM ops WHERE acked = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // pull downloads pages until the server has nothing more. It reports

@@ -323,7 +323,7 @@ func TestSyncRetriesAProxysAnswer(t *testing.T) {
 				return false
 			}
 			w.WriteHeader(http.StatusBadGateway)
-			io.WriteString(w, "<html>bad gateway</html>")
+			_, _ = io.WriteString(w, "<html>bad gateway</html>")
 			return true
 		}
 	})

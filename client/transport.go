@@ -213,7 +213,7 @@ func (c *Client) retrying(ctx context.Context, server string, r request, attempt
 			return ae.err
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("%w (last error: %v)", ctxErr, ae.err)
+			return fmt.Errorf("%w (last error: %s)", ctxErr, ae.err.Error())
 		}
 		if n >= c.opts.MaxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", n, ae.err)
@@ -222,7 +222,7 @@ func (c *Client) retrying(ctx context.Context, server string, r request, attempt
 		c.log.Warn("sync request failed, retrying", slog.String("path", pathOnly(r.path)),
 			slog.Int("attempt", n), slog.Duration("wait", wait), slog.Any("error", ae.err))
 		if err := c.opts.Sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%w (while waiting to retry after: %v)", err, ae.err)
+			return fmt.Errorf("%w (while waiting to retry after: %s)", err, ae.err.Error())
 		}
 	}
 }

@@ -375,42 +375,48 @@ type effect struct {
 	count bool
 }
 
-// pendingEffects lists, in seq order, the stock effects of the operations
-// after reflectedSeq that the server did not hold or reject.
-func pendingEffects(ctx context.Context, tx *sql.Tx, reflectedSeq int64) ([]effect, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, payload, acked, status, result_batch, local_batch, allocations
+// unreflectedOp is an operation whose effect the pulled balances may not
+// hold yet.
+type unreflectedOp struct {
+	op                      syncproto.Op
+	resultBatch, localBatch string
+	allocations             []syncproto.Allocation
+}
+
+// unreflectedOps lists, in seq order, the operations after reflectedSeq
+// that the server did not hold or reject.
+func unreflectedOps(ctx context.Context, tx *sql.Tx, reflectedSeq int64) ([]unreflectedOp, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, payload, result_batch, local_batch, allocations
 		FROM ops WHERE seq > ? AND NOT (acked = 1 AND status IN ('held', 'rejected')) ORDER BY seq`, reflectedSeq)
 	if err != nil {
 		return nil, err
 	}
-	type pendingOp struct {
-		op                      syncproto.Op
-		acked                   bool
-		resultBatch, localBatch string
-		allocations             []syncproto.Allocation
-	}
-	var ops []pendingOp
+	defer rows.Close()
+	var ops []unreflectedOp
 	for rows.Next() {
-		var p pendingOp
-		var payload, status, allocs string
+		var p unreflectedOp
+		var payload, allocs string
 		var seq int64
-		if err := rows.Scan(&seq, &payload, &p.acked, &status, &p.resultBatch, &p.localBatch, &allocs); err != nil {
-			rows.Close()
+		if err := rows.Scan(&seq, &payload, &p.resultBatch, &p.localBatch, &allocs); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(payload), &p.op); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("stored op at seq %d: %w", seq, err)
 		}
 		if err := json.Unmarshal([]byte(allocs), &p.allocations); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("stored op at seq %d: %w", seq, err)
 		}
 		p.op.Seq = seq
 		ops = append(ops, p)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return ops, rows.Err()
+}
+
+// pendingEffects lists, in seq order, the stock effects of the operations
+// after reflectedSeq that the server did not hold or reject.
+func pendingEffects(ctx context.Context, tx *sql.Tx, reflectedSeq int64) ([]effect, error) {
+	ops, err := unreflectedOps(ctx, tx, reflectedSeq)
+	if err != nil {
 		return nil, err
 	}
 
