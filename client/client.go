@@ -168,6 +168,9 @@ type Client struct {
 	syncSlot chan struct{}
 	// randMu guards opts.Rand, which is not safe for concurrent use.
 	randMu sync.Mutex
+	// maxPushBytes bounds an encoded push: syncproto.MaxBodyBytes, lower
+	// in tests.
+	maxPushBytes int
 }
 
 // writerPragmas: synchronous(FULL) because a handheld loses power (a
@@ -201,7 +204,7 @@ func Open(ctx context.Context, file string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("open device database: create directory: %w", err)
 	}
 	opts = opts.withDefaults()
-	c := &Client{path: file, opts: opts, log: opts.Logger, syncSlot: make(chan struct{}, 1)}
+	c := &Client{path: file, opts: opts, log: opts.Logger, syncSlot: make(chan struct{}, 1), maxPushBytes: syncproto.MaxBodyBytes}
 	var err error
 	if c.writer, err = sql.Open("sqlite", file+"?"+writerPragmas); err != nil {
 		return nil, fmt.Errorf("open device database %s: %w", file, err)

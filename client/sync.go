@@ -284,7 +284,8 @@ const envelopeBytes = 256
 
 // nextChunk reads up to limit pending operations, in seq order, stopping at
 // a gap in the seqs (a push must be contiguous) and before the encoded
-// push would pass syncproto.MaxBodyBytes.
+// push would pass syncproto.MaxBodyBytes (the server's limit applies after
+// decompression, so the uncompressed size counts).
 func (c *Client) nextChunk(ctx context.Context, limit int) (chunk, error) {
 	var ch chunk
 	err := c.read(ctx, func(tx *sql.Tx) error {
@@ -322,7 +323,7 @@ func (c *Client) nextChunk(ctx context.Context, limit int) (chunk, error) {
 			}
 			// The payload plus its seq field and a comma.
 			size += len(payload) + len(`"seq":,`) + len(strconv.FormatInt(seq, 10)) + 1
-			if size > syncproto.MaxBodyBytes && len(ch.ops) > 0 {
+			if size > c.maxPushBytes && len(ch.ops) > 0 {
 				break
 			}
 			ch.ops = append(ch.ops, op)

@@ -108,6 +108,28 @@ func TestSyncPushesInChunksAndStoresEveryResult(t *testing.T) {
 	}
 }
 
+func TestSyncKeepsPushesUnderTheBodyLimit(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.enroll(t)
+	f.c.maxPushBytes = 5000 // about four operations with a full note
+	note := strings.Repeat("n", syncproto.MaxTextLen)
+	for range 10 {
+		f.record(t, OpInput{Kind: "pick", SKU: "BOLT", Qty: 1, Location: "A1", Note: note})
+	}
+	f.sync(t)
+	pushes := f.srv.snapshotPushes()
+	if len(pushes) < 3 {
+		t.Fatalf("%d pushes for 10 ops of 1 KiB under a 5000-byte limit", len(pushes))
+	}
+	for _, p := range pushes {
+		if p.n > 4 {
+			t.Errorf("a push of %d operations: over the byte limit", p.n)
+		}
+	}
+	f.assertAllAcked(t, 10)
+}
+
 func equalInts(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
