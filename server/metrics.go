@@ -83,8 +83,21 @@ func newMetrics(reg *prometheus.Registry, s *Server) (*metrics, error) {
 }
 
 func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel is the method as a metric label. net/http accepts any token
+// as a method, so anything but the standard ones shares one label, as
+// unmatched paths share one route label.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 func (m *metrics) observePush(tenant string, ops int, bytes int64, results []ledger.Result) {

@@ -642,3 +642,32 @@ func TestGeneratedBatchCodeAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsMethodLabel: net/http accepts any token as a method, so the
+// method label of the request metrics must not take whatever a client
+// sends, or a scanner grows a series per made-up method.
+func TestMetricsMethodLabel(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "sqlite")
+	for i := range 20 {
+		m := "X" + strconv.Itoa(i)
+		e.do(m, "/nowhere", req{}).want(404)
+		e.do(m, "/v1/stock", req{}).want(405)
+	}
+	r := e.do("GET", "/metrics", req{}).want(200)
+	series := 0
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		if strings.HasPrefix(line, "stocksync_http_requests_total{") {
+			series++
+			if strings.Contains(line, `method="X`) {
+				t.Errorf("a client's made-up method became a label: %s", line)
+			}
+		}
+	}
+	if series > 4 {
+		t.Errorf("%d request series after 40 requests with made-up methods", series)
+	}
+	if got := e.metric("stocksync_http_requests_total", map[string]string{"method": "other"}); got != 40 {
+		t.Errorf("requests with method other = %v, want 40", got)
+	}
+}
