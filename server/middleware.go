@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -170,9 +171,27 @@ func (s *Server) authKey(need ledger.Role) gin.HandlerFunc {
 
 // limitEnroll applies the per-address enrollment limit.
 func (s *Server) limitEnroll(c *gin.Context) {
-	if s.takeToken(c, s.enrollLimit, c.ClientIP()) {
+	if s.takeToken(c, s.enrollLimit, clientKey(c.ClientIP())) {
 		c.Next()
 	}
+}
+
+// clientKey is the enrollment bucket of a client address: the address for
+// IPv4, its /64 for IPv6. One IPv6 client holds a whole /64 and can send
+// each request from a new address; keyed by address, each would get a
+// fresh bucket, so the limit would stop nothing and the buckets would grow
+// with the requests.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // takeToken takes a token from key's bucket in l, or answers 429 with

@@ -78,8 +78,8 @@ type Config struct {
 
 	// Token-bucket rate limits in requests per second and bucket sizes:
 	// per device (push and pull), per tenant (every authenticated request)
-	// and per client address (enrollment). Zero picks the Default* value;
-	// a negative rate turns that limit off.
+	// and per client address (enrollment; an IPv6 /64 is one client). Zero
+	// picks the Default* value; a negative rate turns that limit off.
 	DeviceRate, TenantRate, EnrollRate    float64
 	DeviceBurst, TenantBurst, EnrollBurst int
 	// TrustedProxies are the addresses (IPs or CIDRs) whose

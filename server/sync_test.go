@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -670,4 +671,30 @@ func TestMetricsMethodLabel(t *testing.T) {
 	if got := e.metric("stocksync_http_requests_total", map[string]string{"method": "other"}); got != 40 {
 		t.Errorf("requests with method other = %v, want 40", got)
 	}
+}
+
+// TestEnrollLimitIPv6Prefix: one IPv6 client holds a whole /64 and can
+// send every request from a new address, so the enrollment limit (the
+// only limit keyed by something a client picks) counts a /64 as one
+// client; otherwise every request is a fresh bucket, the limit stops
+// nothing, and the buckets grow with the requests.
+func TestEnrollLimitIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "sqlite", func(c *server.Config) {
+		c.EnrollRate, c.EnrollBurst = 0.01, 1
+		c.TrustedProxies = []string{"127.0.0.1"}
+	})
+	enroll := func(addr string) *resp {
+		return e.do("POST", "/v1/devices/enroll", req{proto: true, json: syncproto.EnrollRequest{Code: "AAAAA-AAAAA", Name: "h"},
+			headers: map[string]string{"X-Forwarded-For": addr}})
+	}
+	enroll("2001:db8:1:2::1").wantError(401, syncproto.CodeUnauthorized)
+	for i := range 5 {
+		enroll(fmt.Sprintf("2001:db8:1:2:%x::%x", i+1, i+7)).wantError(429, syncproto.CodeRateLimited)
+	}
+	// Another /64, and IPv4 addresses, have their own buckets.
+	enroll("2001:db8:1:3::1").wantError(401, syncproto.CodeUnauthorized)
+	enroll("192.0.2.1").wantError(401, syncproto.CodeUnauthorized)
+	enroll("192.0.2.2").wantError(401, syncproto.CodeUnauthorized)
+	enroll("192.0.2.1").wantError(429, syncproto.CodeRateLimited)
 }
