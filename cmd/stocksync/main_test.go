@@ -5,14 +5,18 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"stocksync/client"
 	"stocksync/ledger/postgres/pgtest"
 )
 
@@ -45,26 +49,124 @@ const corruptBalanceSQL = `UPDATE balances SET on_hand = on_hand + 1
 	      (SELECT tenant_id, location_id, item_id, batch_id FROM balances
 	       ORDER BY tenant_id, location_id, item_id, batch_id LIMIT 1)`
 
-// testDemoThenCheck seeds the demo into db, checks it clean, corrupts a
-// balance and checks that check names it and fails.
-func testDemoThenCheck(t *testing.T, db string, corrupt func(t *testing.T)) {
+// demoKeyRE finds the admin API key in the demo's output.
+var demoKeyRE = regexp.MustCompile(`ssk_[A-Za-z0-9_-]+`)
+
+// testDemoThenCheck seeds the demo into db with its handhelds in devDir,
+// looks at it the way the demo says to (serve, then the management API with
+// the printed key, and the handhelds' databases), checks it clean, corrupts
+// a balance and checks that check names it and fails. An empty devDir
+// leaves the demo its default place, next to the SQLite database.
+func testDemoThenCheck(t *testing.T, db, devDir string, corrupt func(t *testing.T)) {
 	t.Helper()
 	env := map[string]string{}
+	args := []string{"demo", "--db", db}
+	if devDir != "" {
+		args = append(args, "--devices-dir", devDir)
+	} else {
+		devDir = filepath.Join(filepath.Dir(db), "demo-devices")
+	}
 
-	r := run(t, env, "demo", "--db", db)
+	r := run(t, env, args...)
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d, want 0; stderr: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{`created tenant "demo"`, "results: ", "applied", "stocksync check"} {
+	for _, want := range []string{
+		`created tenant "demo"`,
+		"catalog: 1 warehouse, 12 locations, 6 items, 5 batches",
+		`handheld-1 "Handheld 1 (goods in)": recorded 14 operations offline, synced: 13 applied, 1 flagged, 0 held, 0 rejected`,
+		`handheld-2 "Handheld 2 (picking)": recorded 10 operations offline, synced: 10 applied, 0 flagged, 0 held, 0 rejected`,
+		`handheld-3 "Handheld 3 (picking)": recorded 5 operations offline, synced: 3 applied, 2 flagged, 0 held, 0 rejected`,
+		"flagged: seq 13 count BOLT-M8X40 at A-01-01: count_variance",
+		"flagged: seq 2 pick barcode 4012345000030 batch L24-1202 at B-01-02: negative_stock",
+		"flagged: seq 5 return PAINT-WHT-10L batch L24-1202 at RETURNS: wrong_batch_return",
+		"results: 26 applied, 3 flagged, 0 held, 0 rejected",
+		"open reviews: 3 (1 count_variance, 1 negative_stock, 1 wrong_batch_return)",
+		"stocksync serve --db ",
+		"/v1/reviews?status=open",
+		"/v1/stock?warehouse=MAIN",
+		"stocksync device status --dir " + filepath.Join(devDir, "handheld-3"),
+		"stocksync check --db ",
+	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
-	for _, line := range strings.Split(r.stdout, "\n") {
-		if strings.HasPrefix(line, "results: ") && (strings.Contains(line, "rejected") || strings.Contains(line, "held")) {
-			t.Errorf("the demo shift has rejected or held operations; its data is out of step with the ledger's rules:\n%s", r.stdout)
+	key := demoKeyRE.FindString(r.stdout)
+	if key == "" {
+		t.Fatalf("demo output has no admin API key")
+	}
+
+	// The handhelds' databases stay behind, enrolled and with nothing
+	// left to send.
+	for dir, recorded := range map[string]int64{"handheld-1": 14, "handheld-2": 10, "handheld-3": 5} {
+		path := filepath.Join(devDir, dir, deviceDBFile)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("handheld database: %v", err)
+		}
+		dev := openDevice(t, path, client.Options{})
+		st, err := dev.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Enrolled || st.Pending != 0 || st.LastSeq != recorded || st.AckedSeq != recorded || st.Items != 6 {
+			t.Errorf("%s: status %+v; want enrolled, %d operations all acknowledged, the catalog pulled", dir, st, recorded)
+		}
+		if err := dev.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
+
+	// What the demo says to look at, with the key it printed.
+	srv := startServer(t, db)
+	tn := e2eTenant{db: db, url: srv.URL, key: key}
+	var reviews struct {
+		Reviews []struct{ Kind, Status string } `json:"reviews"`
+	}
+	tn.call(t, "GET", "/v1/reviews?status=open", nil, http.StatusOK, &reviews)
+	var kinds []string
+	for _, rv := range reviews.Reviews {
+		kinds = append(kinds, rv.Kind)
+	}
+	slices.Sort(kinds)
+	if want := []string{"count_variance", "negative_stock", "wrong_batch_return"}; !slices.Equal(kinds, want) {
+		t.Errorf("open reviews %v, want %v", kinds, want)
+	}
+	var log opLog
+	tn.call(t, "GET", "/v1/ops?limit=1000", nil, http.StatusOK, &log)
+	statuses := map[string]int{}
+	for _, e := range log.Ops {
+		statuses[e.Status]++
+	}
+	if len(log.Ops) != 29 || statuses["applied"] != 26 || statuses["flagged"] != 3 {
+		t.Errorf("op log: %d operations %v; want 29: 26 applied, 3 flagged, none held or rejected", len(log.Ops), statuses)
+	}
+	var stock struct {
+		Balances []struct {
+			Location, SKU, Batch string
+			OnHand               int64 `json:"on_hand"`
+		} `json:"balances"`
+	}
+	tn.call(t, "GET", "/v1/stock?warehouse=MAIN&sku=PAINT-WHT-10L&location=B-01-02", nil, http.StatusOK, &stock)
+	if len(stock.Balances) != 1 || stock.Balances[0].OnHand != -2 {
+		t.Errorf("paint at B-01-02: %+v; want -2 after both pickers took the last pails", stock.Balances)
+	}
+	srv.Stop(t)
+
+	r = run(t, env, "check", "--db", db)
+	if r.code != 0 {
+		t.Fatalf("check after demo: exit %d, want 0; stdout: %s", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "ok: 1 tenant checked, no discrepancies") {
+		t.Errorf("check after demo: stdout %q lacks the ok line", r.stdout)
+	}
+
+	r = run(t, env, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "already exists") {
+		t.Errorf("second demo: exit %d, stdout %q; want exit 0 saying the tenant already exists", r.code, r.stdout)
+	}
+
+	corrupt(t)
 
 	r = run(t, env, "check", "--db", db)
 	if r.code != 0 {
@@ -112,7 +214,7 @@ func testDemoThenCheck(t *testing.T, db string, corrupt func(t *testing.T)) {
 func TestDemoThenCheck_SQLite(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "data", "stocksync.db")
-	testDemoThenCheck(t, db, func(t *testing.T) {
+	testDemoThenCheck(t, db, "", func(t *testing.T) {
 		raw, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +233,7 @@ func TestDemoThenCheck_SQLite(t *testing.T) {
 func TestDemoThenCheck_Postgres(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	testDemoThenCheck(t, url, func(t *testing.T) {
+	testDemoThenCheck(t, url, t.TempDir(), func(t *testing.T) {
 		ctx := context.Background()
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
@@ -181,7 +283,12 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no command", nil, ExitUsage, []string{"Usage:", "no command given"}},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, []string{"Usage:", `unknown command "frobnicate"`}},
-		{"planned command", []string{"serve"}, ExitUsage, []string{"serve is not built yet"}},
+		{"planned command", []string{"bench"}, ExitUsage, []string{"bench is not built yet"}},
+		{"bad serve address", []string{"serve", "--addr", "nowhere"}, ExitUsage, []string{"--addr must be host:port"}},
+		{"bad serve port", []string{"serve", "--addr", ":99999"}, ExitUsage, []string{"is not a number from 0 to 65535"}},
+		{"tenant without action", []string{"tenant"}, ExitUsage, []string{"tenant needs an action"}},
+		{"tenant create without slug", []string{"tenant", "create"}, ExitUsage, []string{"tenant create takes 1 word(s)"}},
+		{"tenant key bad role", []string{"tenant", "key", "acme", "--role", "king"}, ExitUsage, []string{"--role must be admin, manager or staff"}},
 		{"flag before command", []string{"--db", "x.db", "check"}, ExitUsage, []string{"the command comes first"}},
 		{"unknown flag", []string{"check", "--frob"}, ExitUsage, []string{"flag provided but not defined: -frob"}},
 		{"stray argument", []string{"check", "extra"}, ExitUsage, []string{"check takes no arguments"}},
