@@ -48,7 +48,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	}
 	lines := readmeQuickstart(t)
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "stocksync"), ".")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(dir, "stocksync"), ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -99,7 +99,7 @@ func TestReadmeQuickstart(t *testing.T) {
 // freePort returns a TCP port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func (m *Main) runServe(ctx context.Context) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
-	ln, err := net.Listen("tcp", m.serve.Addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", m.serve.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.serve.Addr, err)
 	}

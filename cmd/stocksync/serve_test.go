@@ -30,7 +30,9 @@ func TestServeConfigFromEnvironment(t *testing.T) {
 
 	// Flags win over the environment.
 	var m Main
-	m.Getenv = func(k string) string { return map[string]string{"STOCKSYNC_ADDR": ":1234", "STOCKSYNC_SHUTDOWN_TIMEOUT": "5s"}[k] }
+	m.Getenv = func(k string) string {
+		return map[string]string{"STOCKSYNC_ADDR": ":1234", "STOCKSYNC_SHUTDOWN_TIMEOUT": "5s"}[k]
+	}
 	if err := m.ParseFlags(t.Context(), []string{"serve", "--addr", "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}

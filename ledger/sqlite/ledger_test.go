@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -146,7 +147,7 @@ func TestMovementsAndBalances(t *testing.T) {
 		return tx.AddBalances(b.ctx, tid, 77, []ledger.BalanceDelta{{Key: kw, Delta: 0, LastPosition: 2}})
 	})
 	var last, changed int64
-	if err := b.store.DB().QueryRow(`SELECT last_position, changed FROM balances WHERE tenant_id = ? AND location_id = ?
+	if err := b.store.DB().QueryRowContext(context.Background(), `SELECT last_position, changed FROM balances WHERE tenant_id = ? AND location_id = ?
 		AND item_id = ? AND batch_id = ?`, tid, kw.LocationID, kw.ItemID, kw.BatchID).Scan(&last, &changed); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestMovementsAndBalances(t *testing.T) {
 		t.Fatalf("last_position, changed = %d, %d; want 4, 77", last, changed)
 	}
 	var nilBatch string
-	if err := b.store.DB().QueryRow(`SELECT batch_id FROM movements WHERE tenant_id = ? AND position = 1`, tid).Scan(&nilBatch); err != nil ||
+	if err := b.store.DB().QueryRowContext(context.Background(), `SELECT batch_id FROM movements WHERE tenant_id = ? AND position = 1`, tid).Scan(&nilBatch); err != nil ||
 		nilBatch != "00000000-0000-0000-0000-000000000000" {
 		t.Fatalf("no-batch key stored as %q, %v", nilBatch, err)
 	}
@@ -463,7 +464,7 @@ func TestCheckConsistency(t *testing.T) {
 	db := b.store.DB()
 	mustExec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
+		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
 			t.Fatal(err)
 		}
 	}

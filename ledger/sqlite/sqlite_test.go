@@ -144,7 +144,7 @@ func TestOpenCreatesDirMigratesOnceAndReopens(t *testing.T) {
 	b := setup(t) // the path is in a directory Open had to create
 	var applied int64
 	var n int
-	if err := b.store.DB().QueryRow(`SELECT count(*), max(applied_at) FROM schema_migrations`).Scan(&n, &applied); err != nil {
+	if err := b.store.DB().QueryRowContext(context.Background(), `SELECT count(*), max(applied_at) FROM schema_migrations`).Scan(&n, &applied); err != nil {
 		t.Fatal(err)
 	}
 	if n != migrationFiles(t) {
@@ -152,10 +152,10 @@ func TestOpenCreatesDirMigratesOnceAndReopens(t *testing.T) {
 	}
 	var mode string
 	var fk int
-	if err := b.store.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := b.store.DB().QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
-	if err := b.store.DB().QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+	if err := b.store.DB().QueryRowContext(context.Background(), `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign_keys = %d, %v", fk, err)
 	}
 	if err := b.store.Close(); err != nil {
