@@ -45,8 +45,8 @@ const (
 	HeaderRetryAfter = "Retry-After"
 )
 
-// Limits of one request. A push beyond them is answered 413 too_large
-// before its body is decoded.
+// Limits of one request. A push beyond them is answered 413 too_large; a
+// body over MaxBodyBytes before more than MaxBodyBytes of it is read.
 const (
 	MaxOpsPerPush = 1000
 	MaxBodyBytes  = 4 << 20
