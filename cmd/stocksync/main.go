@@ -99,6 +99,7 @@ type Main struct {
 	serve    serveConfig
 	tenant   tenantCommand
 	simulate simulateConfig
+	demo     demoConfig
 
 	// Logger is built from LogFormat and LogLevel by ParseFlags.
 	Logger *slog.Logger
@@ -155,7 +156,7 @@ var commands = []struct{ name, summary string }{
 	{"device", "a handheld from the command line: enroll, record, sync, status, ops"},
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
-	{"demo", "seed a demo tenant: a catalog, two devices and a short shift"},
+	{"demo", "seed a demo tenant through the server: a catalog, three handhelds, a shift with conflicts"},
 	{"simulate", "drive N simulated handhelds with M operations each against a server"},
 }
 
@@ -240,6 +241,8 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		m.tenantFlags(fs)
 	case "simulate":
 		m.simulateFlags(fs)
+	case "demo":
+		m.demoFlags(fs)
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(m.Stderr, "Usage: stocksync %s%s [flags]\n\nFlags:\n", m.Command, commandArgs[m.Command])
@@ -309,6 +312,8 @@ func (m *Main) Validate() error {
 		errs = append(errs, m.serve.validate(m.Getenv)...)
 	case "tenant":
 		errs = append(errs, m.tenant.validate(m.Args)...)
+	case "simulate":
+		errs = append(errs, m.simulate.validate()...)
 	}
 	return errors.Join(errs...)
 }
