@@ -641,7 +641,7 @@ func TestBadRequestsApplyNothing(t *testing.T) {
 			{"server-owned field", push(strings.Replace(op, `"kind"`, `"position":7,"kind"`, 1)), http.StatusBadRequest, syncproto.CodeInvalid},
 			{"oversized", big, http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge},
 		} {
-			req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL+"/v1/sync/push", strings.NewReader(tc.body))
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/v1/sync/push", strings.NewReader(tc.body))
 			req.Header.Set("Authorization", "Bearer "+token)
 			req.Header.Set(syncproto.HeaderProtocol, "1")
 			req.Header.Set("Content-Type", "application/json")
@@ -672,7 +672,7 @@ func TestBadRequestsApplyNothing(t *testing.T) {
 func rawEnroll(t *testing.T, url, code string) syncproto.EnrollResponse {
 	t.Helper()
 	body, _ := json.Marshal(syncproto.EnrollRequest{Code: code, Name: "raw", AppVersion: "curl"})
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", url+"/v1/devices/enroll", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url+"/v1/devices/enroll", bytes.NewReader(body))
 	req.Header.Set(syncproto.HeaderProtocol, "1")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
