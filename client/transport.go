@@ -231,9 +231,12 @@ func (c *Client) retrying(ctx context.Context, server string, r request, attempt
 // exponentially growing window, so a whole shift of devices that failed
 // together does not come back together.
 func (c *Client) backoff(n int) time.Duration {
+	// BaseDelay×2^(n-1) up to MaxDelay, compared before shifting: the
+	// shifted value overflows long before n reaches 63 (a minute after 27
+	// doublings), and a negative window would panic in Int64N.
 	window := c.opts.MaxDelay
-	if n-1 < 30 {
-		window = min(c.opts.MaxDelay, c.opts.BaseDelay<<(n-1))
+	if shift := n - 1; shift < 63 && c.opts.BaseDelay <= c.opts.MaxDelay>>shift {
+		window = c.opts.BaseDelay << shift
 	}
 	c.randMu.Lock()
 	defer c.randMu.Unlock()
