@@ -361,6 +361,7 @@ type state struct {
 	NextSeq       int64
 	AckedSeq      int64
 	ReflectedSeq  int64
+	RoundAckedSeq int64
 	LastSyncAt    sql.NullInt64
 	LastAttemptAt sql.NullInt64
 	LastError     string
@@ -372,11 +373,11 @@ func (s state) enrolled() bool { return s.DeviceID != "" && s.Token != "" }
 func loadState(ctx context.Context, tx *sql.Tx) (state, error) {
 	var s state
 	err := tx.QueryRowContext(ctx, `SELECT server_url, device_id, device_name, token, warehouse, warehouse_name,
-			batch_prefix, enrolled_at, ledger_id, cursor, next_seq, acked_seq, reflected_seq,
+			batch_prefix, enrolled_at, ledger_id, cursor, next_seq, acked_seq, reflected_seq, round_acked_seq,
 			last_sync_at, last_attempt_at, last_error, last_error_code
 		FROM device_state WHERE id = 1`).Scan(&s.ServerURL, &s.DeviceID, &s.DeviceName, &s.Token, &s.Warehouse,
 		&s.WarehouseName, &s.BatchPrefix, &s.EnrolledAt, &s.LedgerID, &s.Cursor, &s.NextSeq, &s.AckedSeq,
-		&s.ReflectedSeq, &s.LastSyncAt, &s.LastAttemptAt, &s.LastError, &s.LastErrorCode)
+		&s.ReflectedSeq, &s.RoundAckedSeq, &s.LastSyncAt, &s.LastAttemptAt, &s.LastError, &s.LastErrorCode)
 	if err != nil {
 		return s, fmt.Errorf("read device state: %w", err)
 	}

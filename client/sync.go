@@ -413,8 +413,15 @@ func (c *Client) storeResults(ctx context.Context, sent []syncproto.Op, resp syn
 				counts.Replayed++
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ? WHERE id = 1`, resp.AckedSeq)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ? WHERE id = 1`, resp.AckedSeq); err != nil {
+			return err
+		}
+		// The device reports this acked_seq from now on, so the server
+		// can no longer tell a pending operation under a seq up to it
+		// (recorded after a restore, behind a chunk of replays) from a
+		// client bug: it would reject it as op_conflict. Such operations
+		// move past it now, as after a pull.
+		return moveSeqsPast(ctx, tx, resp.AckedSeq)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store push results: %w", err)
@@ -431,6 +438,16 @@ func (c *Client) storeResults(ctx context.Context, sent []syncproto.Op, resp syn
 // rewind answers seq_gap: the server's acked_seq is below what the device
 // believed (the server was restored from a backup), so every operation
 // after it is pending again. Their old results stay until new ones arrive.
+//
+// When the device has no operation under acked+1 (its seqs jumped past
+// ones it forgot in a restore of its own, and the server has lost them
+// too), the pending operations are renumbered from acked+1, keeping their
+// op_ids and order, and the seq counter follows them: nothing else can
+// fill the gap the server asks for, and neither side holds the seqs after.
+//
+// The pull cursor goes too: it may name a position in the history the
+// server lost, which the restored server cannot tell from its own once it
+// has committed as far, so the next pull is a full download.
 func (c *Client) rewind(ctx context.Context, acked int64) (int, error) {
 	var n int64
 	err := c.write(ctx, func(tx *sql.Tx) error {
@@ -438,15 +455,24 @@ func (c *Client) rewind(ctx context.Context, acked int64) (int, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ops WHERE seq = ?`, acked+1).Scan(&have); err != nil {
 			return err
 		}
-		if have == 0 {
-			return fmt.Errorf("the server asks for operations from seq %d, which this device does not have", acked+1)
-		}
 		res, err := tx.ExecContext(ctx, `UPDATE ops SET acked = 0 WHERE seq > ? AND acked = 1`, acked)
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ? WHERE id = 1`, acked)
+		if _, err := tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ?, cursor = '', round_acked_seq = -1 WHERE id = 1`, acked); err != nil {
+			return err
+		}
+		if have > 0 {
+			return nil
+		}
+		c.log.Warn("the server lost operations this device no longer has either; renumbering pending operations after its acked seq",
+			slog.Int64("acked_seq", acked))
+		pending, err := renumberPending(ctx, tx, acked)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ? WHERE id = 1`, acked+int64(pending)+1)
 		return err
 	})
 	if err != nil {
@@ -495,6 +521,19 @@ func renumberPending(ctx context.Context, tx *sql.Tx, acked int64) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	// Optimistic stock counts the operations after reflected_seq. Pending
+	// operations at or below it exist only after a rewind (their effect is
+	// in balances pulled before the server lost them); they come first in
+	// seq order, so reflected_seq follows the last of them. Otherwise it
+	// must stay below every moved operation.
+	reflected := st.ReflectedSeq
+	if reflected > acked {
+		var under int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ops WHERE acked = 0 AND seq <= ?`, reflected).Scan(&under); err != nil {
+			return 0, err
+		}
+		reflected = acked + under
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE ops SET seq = seq + ? WHERE acked = 0`, renumberShift); err != nil {
 		return 0, err
 	}
@@ -504,7 +543,8 @@ func renumberPending(ctx context.Context, tx *sql.Tx, acked int64) (int, error) 
 		}
 	}
 	next := max(st.NextSeq, acked+int64(len(ids))+1)
-	if _, err := tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ?, acked_seq = ? WHERE id = 1`, next, acked); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ?, acked_seq = ?, reflected_seq = ? WHERE id = 1`,
+		next, acked, reflected); err != nil {
 		return 0, err
 	}
 	return len(ids), nil
@@ -533,6 +573,7 @@ func pendingIDs(ctx context.Context, tx *sql.Tx) ([]string, error) {
 // acknowledged, which are then pending again.
 func (s *syncRun) pull(ctx context.Context) (lost bool, err error) {
 	stuck := 0
+	repeated := false
 	for {
 		st, err := s.c.loadState(ctx)
 		if err != nil {
@@ -542,8 +583,23 @@ func (s *syncRun) pull(ctx context.Context) (lost bool, err error) {
 		q.Set("cursor", st.Cursor)
 		q.Set("limit", strconv.Itoa(s.c.opts.PullLimit))
 		var page syncproto.PullResponse
-		if err := s.c.retrying(ctx, s.server, request{method: "GET", path: "/v1/sync/pull?" + q.Encode(), token: s.token,
-			backlog: s.c.backlog(ctx), out: &page}, &s.rep.Attempts); err != nil {
+		err = s.c.retrying(ctx, s.server, request{method: "GET", path: "/v1/sync/pull?" + q.Encode(), token: s.token,
+			backlog: s.c.backlog(ctx), out: &page}, &s.rep.Attempts)
+		if ErrorCode(err) == syncproto.CodeInvalid && st.Cursor != "" {
+			// The server no longer reads the stored cursor (an upgrade
+			// changed its form): the protocol says to start over from an
+			// empty one. The full download that follows replaces what
+			// was pulled.
+			if err := s.recover("cursor refused"); err != nil {
+				return lost, err
+			}
+			s.c.log.Warn("the server refused the stored pull cursor: downloading this device's scope again", slog.Any("error", err))
+			if err := s.c.forgetCursor(ctx); err != nil {
+				return lost, err
+			}
+			continue
+		}
+		if err != nil {
 			return lost, fmt.Errorf("pull: %w", err)
 		}
 		s.rep.Pages++
@@ -568,13 +624,20 @@ func (s *syncRun) pull(ctx context.Context) (lost bool, err error) {
 				return lost, fmt.Errorf("pull: the server keeps answering more=true without moving the cursor")
 			}
 		}
-		l, err := s.c.applyPage(ctx, page, s.rep)
+		ap, err := s.c.applyPage(ctx, page, s.rep)
 		if err != nil {
 			return lost, err
 		}
-		lost = lost || l
+		lost = lost || ap.lost
 		s.report(Progress{Phase: PhasePull, Sent: s.sent, Total: s.sent, Pulled: s.rep.Pulled})
 		if !page.More {
+			if ap.stale && !repeated {
+				// The round began before this device's latest push, so it
+				// left out balances that push changed: one more round
+				// brings them.
+				repeated = true
+				continue
+			}
 			return lost, nil
 		}
 	}
@@ -619,17 +682,47 @@ func (c *Client) forgetPulled(ctx context.Context, ledgerID string) error {
 		if err := dropPulled(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE device_state SET ledger_id = ?, cursor = '' WHERE id = 1`, ledgerID)
+		_, err := tx.ExecContext(ctx, `UPDATE device_state SET ledger_id = ?, cursor = '', round_acked_seq = -1 WHERE id = 1`, ledgerID)
 		return err
 	})
 }
 
+// forgetCursor makes the next pull a full download. The pulled rows stay
+// until its first page (marked reset) replaces them.
+func (c *Client) forgetCursor(ctx context.Context) error {
+	return c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE device_state SET cursor = '', round_acked_seq = -1 WHERE id = 1`)
+		return err
+	})
+}
+
+// applied is what applying one pull page found.
+type applied struct {
+	// lost: the server no longer has operations it had acknowledged;
+	// they are pending again.
+	lost bool
+	// stale: the page ended a round that began before the server's
+	// acked_seq last moved, so the round lacks balances changed since.
+	stale bool
+}
+
 // applyPage applies one pull page and stores its cursor in one
 // transaction, so a crash between pages resumes where it stopped.
-func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep *SyncReport) (lost bool, err error) {
+func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep *SyncReport) (applied, error) {
+	var ap applied
 	rows := 0
-	err = c.write(ctx, func(tx *sql.Tx) error {
-		rows = 0
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		rows, ap = 0, applied{}
+		st, err := loadState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// A page after the end of a round, or a reset, starts a round:
+		// its acked_seq is the one the whole round's rows are as of.
+		roundAcked := st.RoundAckedSeq
+		if roundAcked < 0 || page.Reset {
+			roundAcked = page.AckedSeq
+		}
 		if page.Reset {
 			if err := dropPulled(ctx, tx); err != nil {
 				return err
@@ -696,9 +789,16 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 			return err
 		}
 		n, _ := res.RowsAffected()
-		lost = n > 0
-		if lost {
+		ap.lost = n > 0
+		if ap.lost {
 			rep.Resent += int(n)
+			if !page.Reset {
+				// The server was restored from a backup, and the cursor
+				// may be from the history it lost (see rewind).
+				if _, err := tx.ExecContext(ctx, `UPDATE device_state SET cursor = '' WHERE id = 1`); err != nil {
+					return err
+				}
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE device_state SET acked_seq = ? WHERE id = 1`, page.AckedSeq); err != nil {
 			return err
@@ -706,22 +806,28 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 		if err := moveSeqsPast(ctx, tx, page.AckedSeq); err != nil {
 			return err
 		}
-		if !page.More {
-			// Every operation up to the server's acked_seq was committed
-			// before this last page was read, so the pulled balances hold
-			// its effect; optimistic stock adds only later operations.
-			_, err = tx.ExecContext(ctx, `UPDATE device_state SET reflected_seq = ? WHERE id = 1`, page.AckedSeq)
+		if page.More {
+			_, err = tx.ExecContext(ctx, `UPDATE device_state SET round_acked_seq = ? WHERE id = 1`, roundAcked)
+			return err
 		}
+		// Every operation up to the acked_seq of the round's first page
+		// was committed before the round's rows were fixed, so the pulled
+		// balances hold its effect; optimistic stock adds only later
+		// operations. The last page's acked_seq may be later (a round cut
+		// short, finished after a push) and its effect not pulled yet.
+		ap.stale = roundAcked != page.AckedSeq
+		_, err = tx.ExecContext(ctx, `UPDATE device_state SET reflected_seq = ?, round_acked_seq = -1 WHERE id = 1`,
+			min(roundAcked, page.AckedSeq))
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("apply pull page: %w", err)
+		return applied{}, fmt.Errorf("apply pull page: %w", err)
 	}
 	if page.Reset {
 		rep.Reset = true
 	}
 	rep.Pulled += rows
-	return lost, nil
+	return ap, nil
 }
 
 // moveSeqsPast keeps the seqs this device assigns from now on after the
