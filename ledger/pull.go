@@ -118,6 +118,18 @@ func decodeCursor(s string) (feedCursor, error) {
 	return c, nil
 }
 
+// NewLedgerID gives the tenant's ledger a new ID, which sends every device
+// of the tenant back to a full download on its next pull. It is the step
+// to take after restoring the database from a backup: the restored change
+// numbers are reused by new writes, so an old cursor could otherwise skip
+// rows. Unsent operations on the devices are pushed again and deduplicated
+// by op_id. Returns CodeNotFound.
+func (l *Ledger) NewLedgerID(ctx context.Context, tenantID uuid.UUID) (uuid.UUID, error) {
+	id := uuid.New()
+	err := l.store.Write(ctx, tenantID, func(tx Tx) error { return tx.SetLedgerID(ctx, tenantID, id) })
+	return id, err
+}
+
 // Pull returns the next page of the device's pull feed. A cursor from
 // another ledger or another device, or from ahead of this ledger (a
 // database restored from a backup), starts a full download with Reset set. Returns CodeInvalid for a

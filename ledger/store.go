@@ -140,6 +140,8 @@ type Tx interface {
 	// SetLedger stores the tenant's counters.
 	SetLedger(ctx context.Context, s LedgerState) error
 	UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Settings) error
+	// SetLedgerID gives the tenant's ledger a new ID. Returns CodeNotFound.
+	SetLedgerID(ctx context.Context, tenantID, ledgerID uuid.UUID) error
 
 	// Upserts by ID: the ledger assigns IDs and looks up natural keys first.
 	UpsertWarehouses(ctx context.Context, rows []Warehouse) error

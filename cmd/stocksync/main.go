@@ -284,7 +284,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // commandArgs shows the positional words of the commands that take some.
-var commandArgs = map[string]string{"tenant": " create <slug> | list | key <slug>"}
+var commandArgs = map[string]string{"tenant": " create <slug> | list | key <slug> | new-ledger <slug>|--all"}
 
 // env returns the environment variable key, or def when it is unset or empty.
 func (m *Main) env(key, def string) string {

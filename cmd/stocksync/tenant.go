@@ -19,6 +19,8 @@ type tenantCommand struct {
 	Role    string
 	KeyName string
 	JSON    bool
+	// All makes new-ledger renew every tenant's ledger ID.
+	All bool
 }
 
 func (m *Main) tenantFlags(fs *flag.FlagSet) {
@@ -27,16 +29,23 @@ func (m *Main) tenantFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Role, "role", "manager", "key: the API key's role: admin, manager or staff")
 	fs.StringVar(&c.KeyName, "key-name", "", "key: a name for the API key, shown in audit trails (default: the role)")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&c.All, "all", false, "new-ledger: every tenant (the step after restoring the database from a backup)")
 }
 
 // validate checks the tenant command's words.
 func (c *tenantCommand) validate(args []string) []error {
 	if len(args) == 0 {
-		return []error{errors.New("tenant needs an action: create <slug>, list, or key <slug>")}
+		return []error{errors.New("tenant needs an action: create <slug>, list, key <slug>, or new-ledger <slug>|--all")}
+	}
+	if args[0] == "new-ledger" {
+		if (len(args) == 2) == c.All {
+			return []error{errors.New("tenant new-ledger takes one tenant's slug or --all")}
+		}
+		return nil
 	}
 	switch want := map[string]int{"create": 2, "list": 1, "key": 2}[args[0]]; {
 	case want == 0:
-		return []error{fmt.Errorf("unknown tenant action %q: use create <slug>, list, or key <slug>", args[0])}
+		return []error{fmt.Errorf("unknown tenant action %q: use create <slug>, list, key <slug>, or new-ledger <slug>|--all", args[0])}
 	case len(args) != want:
 		return []error{fmt.Errorf("tenant %s takes %d word(s) after it, got %q", args[0], want-1, args[1:])}
 	}
@@ -65,6 +74,8 @@ func (m *Main) runTenant(ctx context.Context) error {
 		return m.tenantCreate(ctx, m.Args[1])
 	case "key":
 		return m.tenantKey(ctx, m.Args[1])
+	case "new-ledger":
+		return m.tenantNewLedger(ctx)
 	default:
 		return m.tenantList(ctx)
 	}
@@ -111,6 +122,35 @@ func (m *Main) tenantKey(ctx context.Context, slug string) error {
 		return m.printJSON(map[string]string{"id": k.ID.String(), "name": k.Name, "role": string(k.Role), "api_key": secret})
 	}
 	fmt.Fprintf(m.Stdout, "%s API key %q for tenant %q (shown once):\n  %s\n", k.Role, k.Name, slug, secret)
+	return nil
+}
+
+// tenantNewLedger gives one tenant, or every tenant, a new ledger ID: the
+// step after restoring the database from a backup, so every handheld
+// downloads its scope again instead of resuming from a cursor the restore
+// made meaningless.
+func (m *Main) tenantNewLedger(ctx context.Context) error {
+	var ts []ledger.Tenant
+	if m.tenant.All {
+		all, err := m.ledger.Tenants(ctx)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		ts = all
+	} else {
+		t, err := m.ledger.TenantBySlug(ctx, m.Args[1])
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", m.Args[1], err)
+		}
+		ts = []ledger.Tenant{t}
+	}
+	for _, t := range ts {
+		id, err := m.ledger.NewLedgerID(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("new ledger id for tenant %q: %w", t.Slug, err)
+		}
+		fmt.Fprintf(m.Stdout, "tenant %q: ledger %s (was %s); its handhelds download their scope again on their next sync\n", t.Slug, id, t.LedgerID)
+	}
 	return nil
 }
 

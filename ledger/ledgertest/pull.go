@@ -485,6 +485,25 @@ func testPullCursor(t *testing.T, nf Factory) {
 			t.Errorf("%s cursor: %v, want invalid", name, err)
 		}
 	}
+	// A new ledger ID (the step after restoring a backup) sends the
+	// device's own up-to-date cursor back to a full download.
+	_, end := f.pullRound(dev, "", 1000, nil)
+	newID, err := f.l.NewLedgerID(f.ctx, f.tenant.ID)
+	if err != nil || newID == f.tenant.LedgerID {
+		t.Fatalf("NewLedgerID: %s, %v", newID, err)
+	}
+	f.tenant.LedgerID = newID
+	pages, _ := f.pullRound(dev, end, 1000, nil)
+	if !pages[0].Reset || pages[0].LedgerID != newID || pageRows(pages[0]) == 0 {
+		t.Errorf("after a new ledger id: reset %v, ledger %s, %d rows; want a full download under %s",
+			pages[0].Reset, pages[0].LedgerID, pageRows(pages[0]), newID)
+	}
+	if other, _ := f.l.Tenant(f.ctx, f.other.tenant.ID); other.LedgerID != f.other.tenant.LedgerID {
+		t.Errorf("another tenant's ledger id changed")
+	}
+	_, err = f.l.NewLedgerID(f.ctx, uuid.Must(uuid.NewV7()))
+	wantCode(t, err, ledger.CodeNotFound)
+
 	_, err = f.l.Pull(f.ctx, ledger.PullRequest{TenantID: f.tenant.ID, DeviceID: uuid.Must(uuid.NewV7())})
 	wantCode(t, err, ledger.CodeNotFound)
 	// A device is pulled under its own tenant only.

@@ -78,6 +78,22 @@ func (w *writeTx) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s ledg
 	return nil
 }
 
+// SetLedgerID stores a new ledger ID for the tenant. Returns
+// ledger.CodeNotFound.
+func (w *writeTx) SetLedgerID(ctx context.Context, tenantID, ledgerID uuid.UUID) error {
+	if err := w.locked(tenantID); err != nil {
+		return err
+	}
+	tag, err := w.q.Exec(ctx, `UPDATE tenants SET ledger_id = $2 WHERE tenant_id = $1`, tenantID, ledgerID)
+	if err != nil {
+		return fmt.Errorf("set ledger id of tenant %s: %w", tenantID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
+	}
+	return nil
+}
+
 // Devices.
 
 const deviceColumns = `tenant_id, device_id, warehouse_id, name, batch_prefix, acked_seq, clock_offset, last_seen_at, created_at, revoked_at,

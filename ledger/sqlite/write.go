@@ -61,6 +61,22 @@ func (t *writeTx) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s ledg
 	return nil
 }
 
+// SetLedgerID stores a new ledger ID for the tenant. Returns
+// ledger.CodeNotFound.
+func (t *writeTx) SetLedgerID(ctx context.Context, tenantID, ledgerID uuid.UUID) error {
+	if err := t.own(tenantID); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE tenants SET ledger_id = ? WHERE tenant_id = ?`, ledgerID, tenantID)
+	if err != nil {
+		return fmt.Errorf("set ledger id of tenant %s: %w", tenantID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
+	}
+	return nil
+}
+
 // each prepares query once and runs it for every row with the arguments
 // args returns. A unique violation on row i becomes conflict(i); any other
 // error is wrapped with what.
