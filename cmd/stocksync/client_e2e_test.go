@@ -192,7 +192,7 @@ func setCursor(t *testing.T, path, cursor string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE device_state SET cursor = ? WHERE id = 1`, cursor); err != nil {
+	if _, err := db.ExecContext(context.Background(), `UPDATE device_state SET cursor = ? WHERE id = 1`, cursor); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -165,7 +165,7 @@ func TestOpenCreatesDirMigratesOnceAndReopens(t *testing.T) {
 	s := openStore(t, b.path)
 	var n2 int
 	var applied2 int64
-	if err := s.DB().QueryRow(`SELECT count(*), max(applied_at) FROM schema_migrations`).Scan(&n2, &applied2); err != nil {
+	if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*), max(applied_at) FROM schema_migrations`).Scan(&n2, &applied2); err != nil {
 		t.Fatal(err)
 	}
 	if n2 != n || applied2 != applied {
@@ -483,7 +483,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 	s := openStore(t, path)
 	var count int
-	if err := s.DB().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil || count != migrationFiles(t) {
+	if err := s.DB().QueryRowContext(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil || count != migrationFiles(t) {
 		t.Fatalf("%d migrations recorded, %v; want %d", count, err, migrationFiles(t))
 	}
 }
