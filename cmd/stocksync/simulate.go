@@ -33,6 +33,8 @@ import (
 
 	"stocksync/client"
 	"stocksync/ledger"
+	"stocksync/ledger/sqlite"
+	"stocksync/sim"
 	"stocksync/syncproto"
 )
 
@@ -82,6 +84,10 @@ type simulateConfig struct {
 	SKUs        int
 	Locations   int
 	JSON        bool
+	// Seeds, when set, runs the deterministic fault simulation (package
+	// sim) in process for that many seeds from Seed (1 when 0), on the
+	// store kind of --db, instead of driving a server.
+	Seeds int
 
 	// Logger receives the devices' retries; nil discards them.
 	Logger *slog.Logger
@@ -142,11 +148,19 @@ func (m *Main) simulateFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.SKUs, "skus", envInt("STOCKSYNC_SIM_SKUS", defaultSimSKUs), "with --seed-catalog: items, a quarter of them batch-tracked (env STOCKSYNC_SIM_SKUS)")
 	fs.IntVar(&c.Locations, "locations", envInt("STOCKSYNC_SIM_LOCATIONS", defaultSimLocations), "with --seed-catalog: bins, besides the docks and the returns bay (env STOCKSYNC_SIM_LOCATIONS)")
 	fs.BoolVar(&c.JSON, "json", false, "print the summary as JSON")
+	fs.IntVar(&c.Seeds, "seeds", envInt("STOCKSYNC_SIM_SEEDS", 0), "run the deterministic fault simulation in process for this many seeds, from --seed (1 when 0), on --db's kind of store (a temporary SQLite file, or the PostgreSQL database, in tenants named sim-*), instead of driving --server; --ops is then operations per device (default "+strconv.Itoa(sim.DefaultOps)+") (env STOCKSYNC_SIM_SEEDS)")
 }
 
 // validate reports every problem with the simulate configuration.
 func (c *simulateConfig) validate() []error {
 	errs := append([]error(nil), c.envErrs...)
+	if c.Seeds < 0 || c.Seeds > 1_000_000 {
+		errs = append(errs, fmt.Errorf("--seeds must be from 0 to 1000000, got %d", c.Seeds))
+	}
+	if c.Seeds > 0 {
+		// In-process: no server, no key.
+		return errs
+	}
 	if c.Server == "" {
 		errs = append(errs, errors.New("--server is required: the URL of a running stocksync server, e.g. http://localhost:8080 (env STOCKSYNC_SERVER)"))
 	} else if _, err := client.NormalizeServerURL(c.Server); err != nil {
@@ -179,6 +193,9 @@ func (c *simulateConfig) validate() []error {
 func (m *Main) runSimulate(ctx context.Context) error {
 	cfg := m.simulate
 	cfg.Logger = m.Logger
+	if cfg.Seeds > 0 {
+		return m.runSimSeeds(ctx, cfg)
+	}
 	rep, err := simulate(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
@@ -1263,4 +1280,68 @@ func (d *simDevice) ret() (client.OpInput, bool) {
 	}
 	s.left -= in.Qty
 	return in, true
+}
+
+// runSimSeeds is 'simulate --seeds N': the deterministic fault simulation
+// of package sim, in process, one seed after another, on a temporary SQLite
+// file or on the --db PostgreSQL database. It prints the faults injected by
+// kind, and for every failing seed the command that replays it.
+func (m *Main) runSimSeeds(ctx context.Context, cfg simulateConfig) error {
+	target, err := parseDB(m.DB)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	dir, err := os.MkdirTemp("", "stocksync-sim-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var store ledger.Store
+	kind := "postgres"
+	if target.postgres {
+		if _, err := m.open(ctx, false); err != nil {
+			return err
+		}
+		store = m.store
+	} else {
+		kind = "sqlite"
+		s, err := sqlite.Open(ctx, filepath.Join(dir, "server.db"))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		store = s
+	}
+	first := cfg.Seed
+	if first == 0 {
+		first = 1
+	}
+	ops := 0
+	if cfg.Ops != defaultSimOps {
+		ops = cfg.Ops
+	}
+	total, failed, recorded := sim.Faults{}, 0, 0
+	start := time.Now()
+	for seed := first; seed < first+int64(cfg.Seeds); seed++ {
+		rep, err := sim.Run(ctx, sim.Config{Seed: seed, Store: store, Dir: filepath.Join(dir, strconv.FormatInt(seed, 10)), Ops: ops})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		total.Add(rep.Faults)
+		recorded += rep.Recorded
+		if err != nil {
+			failed++
+			fmt.Fprintf(m.Stdout, "FAIL %v\n  reproduce: stocksync simulate --seeds 1 --seed %d --db %s   (or: go test ./sim -run 'TestSimulation$' -sim.seed=%d -v)\n",
+				err, seed, shellQuote(target.display), seed)
+		}
+	}
+	fmt.Fprintf(m.Stdout, "simulate: %d seeds (%d to %d) on %s in %s: %d operations recorded, %d faults injected, %d seed(s) failed\n",
+		cfg.Seeds, first, first+int64(cfg.Seeds)-1, kind, time.Since(start).Round(time.Millisecond), recorded, total.Total(), failed)
+	for _, k := range slices.Sorted(maps.Keys(total)) {
+		fmt.Fprintf(m.Stdout, "  %-32s %d\n", k, total[k])
+	}
+	if failed > 0 {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d seeds broke an invariant", failed, cfg.Seeds)}
+	}
+	return nil
 }

@@ -202,3 +202,15 @@ func TestSimReportFailure(t *testing.T) {
 		t.Errorf("summary does not name the pending device:\n%s", out.String())
 	}
 }
+
+// TestSimulateSeeds runs the deterministic fault simulation through the
+// binary: no server or key needed, and the faults are printed by kind.
+func TestSimulateSeeds(t *testing.T) {
+	r := run(t, nil, "simulate", "--seeds", "2", "--seed", "5", "--db", filepath.Join(t.TempDir(), "unused.db"))
+	if r.code != 0 {
+		t.Fatalf("simulate --seeds: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "2 seeds (5 to 6) on sqlite") || !strings.Contains(r.stdout, "0 seed(s) failed") || !strings.Contains(r.stdout, "net_") {
+		t.Errorf("simulate --seeds printed:\n%s", r.stdout)
+	}
+}
