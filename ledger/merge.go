@@ -205,7 +205,9 @@ func (m *merger) checkBehind(ops []Operation, bySeq map[int64]OpRecord) error {
 // effectiveAt is when the operation happened on the floor: the device's
 // clock corrected by its measured offset.
 func (m *merger) effectiveAt(op Operation) time.Time {
-	return op.OccurredAt.Add(m.dev.ClockOffset).UTC().Truncate(time.Microsecond)
+	// An operation's time out of range (rejected by Validate) has no
+	// effective time rather than one no reader could encode.
+	return inJSONRange(op.OccurredAt.Add(m.dev.ClockOffset).UTC(), time.Time{}).Truncate(time.Microsecond)
 }
 
 // replay answers an operation at or below the acked seq from the op log.

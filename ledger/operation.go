@@ -163,8 +163,20 @@ func (op Operation) normalize() Operation {
 		&op.ToLocation, &op.Order, &op.Ref, &op.Reason, &op.ExchangeOf, &op.Actor} {
 		*s = strings.TrimSpace(*s)
 	}
-	op.OccurredAt = op.OccurredAt.UTC().Truncate(time.Microsecond)
+	op.OccurredAt = inJSONRange(op.OccurredAt.UTC(), op.OccurredAt).Truncate(time.Microsecond)
 	return op
+}
+
+// inJSONRange returns t, or else when t's year is outside 0-9999, where a
+// time has no JSON form. JSON accepts "0000-01-01T00:00:00+01:00", which
+// is year -1 in UTC: converted, it would make the canonical payload (and
+// with it every push of the device) fail. Kept as sent, it is stored and
+// rejected by Validate like any other time out of range.
+func inJSONRange(t, orElse time.Time) time.Time {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return orElse
+	}
+	return t
 }
 
 // canonicalPayload is the normalized operation as JSON, without the seq.
