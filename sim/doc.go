@@ -37,4 +37,26 @@
 //   - Report.Fingerprint (balances, statuses and codes per operation, review
 //     kinds per key, faults injected) is the same on PostgreSQL and SQLite
 //     for one seed; the tests compare them.
+//
+// Two outcomes the model allows on purpose. A return recorded before its
+// order's shipment reached the server is held with unknown_order. And an
+// operation recorded before its device's clock jumped back is rejected with
+// invalid_time: the ledger corrects occurred_at by the offset measured at
+// the push, which the jump moved, and refuses effective times in the
+// future. That is a stored, visible rejection (DESIGN.md section 1 allows
+// it), but it turns a real movement into a rejection; whether the ledger
+// should clamp such times to the receive time instead is a design question
+// for the ledger, not something this package changes.
+//
+// A device crash "while recording" is simulated around Record, not inside
+// it: a Record whose context is already canceled must leave nothing behind,
+// and one that returned must survive closing and reopening the database.
+// Crashes inside a sync are real: the transport cancels the sync after the
+// server handled a request and before the device stored the answer.
+//
+// Reproduce a seed with
+//
+//	go test ./sim -run 'TestSimulation$' -sim.seed=N -v
+//
+// or 'stocksync simulate --seeds 1 --seed N'.
 package sim
