@@ -2,15 +2,18 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -781,4 +784,104 @@ func TestPushTimeOutsideJSON(t *testing.T) {
 			t.Errorf("push after the rejected ones: %+v", pr)
 		}
 	})
+}
+
+// countingListener counts the bytes the server reads from every
+// connection it accepts.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	return countingConn{Conn: c, read: l.read}, err
+}
+
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// TestOversizedBodyNotReadOverTheWire sends a real server bodies declared
+// over their limit and counts what the server reads off the connection.
+// Past 256 KiB the server reads its first buffer and drops the
+// connection. Under 256 KiB net/http itself reads and discards the rest of
+// an unread body once the handler is done, to keep the connection (even
+// when the answer says Connection: close), so what is read is bounded by
+// that, never decoded; the handler reads none of it
+// (TestOversizedBodiesRefusedBeforeDecoding).
+func TestOversizedBodyNotReadOverTheWire(t *testing.T) {
+	t.Parallel()
+	const pushLimit = 16 << 10
+	const netHTTPDrain = 256 << 10 // net/http's maxPostHandlerReadBytes
+	e := setup(t, "sqlite", func(c *server.Config) { c.MaxBodyBytes = pushLimit })
+	a := e.newTenant("alpha")
+	var read atomic.Int64
+	var lc net.ListenConfig
+	ln, err := lc.Listen(e.ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, countingListener{Listener: ln, read: &read}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	for _, tc := range []struct {
+		name, path, token string
+		size, most        int64
+	}{
+		{"push, 8 MiB", "/v1/sync/push", a.dev.Token, 8 << 20, 32 << 10},
+		{"enroll, 8 MiB", "/v1/devices/enroll", "", 8 << 20, 32 << 10},
+		{"keys, 8 MiB", "/v1/keys", a.admin, 8 << 20, 32 << 10},
+		{"push, 200 KiB", "/v1/sync/push", a.dev.Token, 200 << 10, netHTTPDrain + 8<<10},
+		{"enroll, 200 KiB", "/v1/devices/enroll", "", 200 << 10, netHTTPDrain + 8<<10},
+	} {
+		read.Store(0)
+		body := &bodyStream{prefix: `{"name":"`, filler: 'x', size: tc.size}
+		hr, err := http.NewRequestWithContext(e.ctx, "POST", base+tc.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.ContentLength = body.size
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set(syncproto.HeaderProtocol, "1")
+		if tc.token != "" {
+			hr.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		// A fresh connection each time, so the count is this request's,
+		// kept alive as clients do (a client asking to close would spare
+		// the server the draining).
+		tr := &http.Transport{}
+		client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+		res, err := client.Do(hr)
+		tr.CloseIdleConnections()
+		if err != nil {
+			// The server may drop the connection while the client is still
+			// writing; what it read is what this test is about.
+			t.Logf("%s: %v", tc.name, err)
+		} else {
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			if res.StatusCode != 413 {
+				t.Errorf("%s: status %d, want 413", tc.name, res.StatusCode)
+			}
+		}
+		t.Logf("%s: the server read %d bytes", tc.name, read.Load())
+		if got := read.Load(); got > tc.most {
+			t.Errorf("%s: the server read %d bytes of a body declared over its limit, want at most %d", tc.name, got, tc.most)
+		}
+	}
 }
