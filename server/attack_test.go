@@ -851,7 +851,7 @@ func TestOversizedBodyNotReadOverTheWire(t *testing.T) {
 	} {
 		read.Store(0)
 		body := &bodyStream{prefix: `{"name":"`, filler: 'x', size: tc.size}
-		hr, err := http.NewRequestWithContext(e.ctx, "POST", base+tc.path, body)
+		hr, err := http.NewRequestWithContext(e.ctx, http.MethodPost, base+tc.path, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -875,7 +875,7 @@ func TestOversizedBodyNotReadOverTheWire(t *testing.T) {
 		} else {
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
-			if res.StatusCode != 413 {
+			if res.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Errorf("%s: status %d, want 413", tc.name, res.StatusCode)
 			}
 		}
