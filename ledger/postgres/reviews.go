@@ -239,13 +239,17 @@ func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 	}
 	// New operations go after every stored one: ord = highest stored ord +
 	// the caller's index, so the order holds across calls. The opening
-	// operation keeps ord 0.
+	// operation keeps ord 0. Every link of a review is passed again on
+	// each upsert; the stored ones are skipped by their key before the
+	// highest ord is looked for, or an upsert of a review with k
+	// operations would cost k².
 	_, err = w.q.Exec(ctx, `
 		INSERT INTO review_ops (tenant_id, review_id, op_id, device_id, ord)
 		SELECT u.t, u.r, u.o, u.d,
 		       CASE WHEN u.n = 0 THEN 0 ELSE coalesce(
 		         (SELECT max(x.ord) FROM review_ops x WHERE x.tenant_id = u.t AND x.review_id = u.r), 0) + u.n END
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[]) AS u(t, r, o, d, n)
+		WHERE NOT EXISTS (SELECT 1 FROM review_ops s WHERE s.tenant_id = u.t AND s.review_id = u.r AND s.op_id = u.o)
 		ON CONFLICT (tenant_id, review_id, op_id) DO NOTHING`,
 		roTenants, roReviews, roOps, roDevices, roOrds)
 	if err != nil {

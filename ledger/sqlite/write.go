@@ -421,10 +421,15 @@ func (t *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 			links = append(links, link{r.ID, r.TenantID, op})
 		}
 	}
+	// A review's links are all written again on every upsert; the ones
+	// stored already are skipped by their key before the next ord is
+	// looked for, which scans the review's links: otherwise an upsert of a
+	// review with k operations costs k².
 	return each(ctx, t, "link review ops", `INSERT INTO review_ops (tenant_id, review_id, op_id, device_id, ord)
-		VALUES (?, ?, ?, ?, (SELECT coalesce(max(ord) + 1, 0) FROM review_ops WHERE tenant_id = ? AND review_id = ?))
+		SELECT ?1, ?2, ?3, ?4, (SELECT coalesce(max(ord) + 1, 0) FROM review_ops WHERE tenant_id = ?1 AND review_id = ?2)
+		WHERE NOT EXISTS (SELECT 1 FROM review_ops WHERE tenant_id = ?1 AND review_id = ?2 AND op_id = ?3)
 		ON CONFLICT (tenant_id, review_id, op_id) DO NOTHING`, links,
 		func(l link) ([]any, error) {
-			return []any{l.tenant, l.review, l.op.OpID, l.op.DeviceID, l.tenant, l.review}, nil
+			return []any{l.tenant, l.review, l.op.OpID, l.op.DeviceID}, nil
 		}, nil)
 }
