@@ -301,13 +301,23 @@ func (m *merger) merge(op Operation, rec *OpRecord) error {
 		return nil
 	}
 	// Nothing happens on the floor after now: an effective time beyond the
-	// clock uncertainty is a wrong clock or a wrong date, and posting it
-	// would let it absorb every later movement into a future count.
+	// clock uncertainty means the device's clock was wrong when it
+	// recorded (it jumped back since, so the offset measured at this push
+	// no longer fits). The movement still happened: it posts at the
+	// receive time, the best time known, and the result says so. Posted at
+	// its own time it would sort after every later movement and absorb
+	// them into a future count.
+	var clamped string
 	if limit := m.now.Add(maxFuture(m.tenant.Settings)); rec.EffectiveAt.After(limit) {
-		rec.Result = Result{Status: StatusRejected, Code: CodeInvalidTime,
-			Message: fmt.Sprintf("occurred_at %s is in the future (server time %s)", rec.EffectiveAt.Format(time.RFC3339), m.now.Format(time.RFC3339))}
-		return nil
+		clamped = fmt.Sprintf("occurred_at %s is after the server's time %s with this device's clock offset; posted at the time it was received",
+			rec.EffectiveAt.Format(time.RFC3339), m.now.Format(time.RFC3339))
+		rec.EffectiveAt = m.now
 	}
+	defer func() {
+		if clamped != "" && rec.Result.Message == "" && rec.Result.Status != StatusRejected {
+			rec.Result.Message = clamped
+		}
+	}()
 	oc := &opCtx{op: op, rec: rec, deviceID: m.dev.ID, batchPrefix: m.dev.BatchPrefix, eff: rec.EffectiveAt}
 	rec.Result.Status = StatusApplied
 

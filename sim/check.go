@@ -91,11 +91,6 @@ func (r *run) checkTenant(ctx context.Context, t *tenant, rep *Report) error {
 			}
 			// The model's statuses.
 			switch st := e.Result.Status; {
-			case st == ledger.StatusRejected && e.Result.Code == "invalid_time" && d.jumps > rec.jumps:
-				// The device clock jumped back after the operation was
-				// recorded: the offset measured at the push moves its
-				// time into the future, which the ledger refuses (see
-				// the package doc).
 			case rec.unknown:
 				if st != ledger.StatusHeld || e.Result.Code != "unknown_reference" {
 					r.problemf("%s: op %s names an unknown reference: got %s/%s, want held/unknown_reference", d.name, rec.opID, st, e.Result.Code)

@@ -38,15 +38,11 @@
 //     kinds per key, faults injected) is the same on PostgreSQL and SQLite
 //     for one seed; the tests compare them.
 //
-// Two outcomes the model allows on purpose. A return recorded before its
-// order's shipment reached the server is held with unknown_order. And an
-// operation recorded before its device's clock jumped back is rejected with
-// invalid_time: the ledger corrects occurred_at by the offset measured at
-// the push, which the jump moved, and refuses effective times in the
-// future. That is a stored, visible rejection (DESIGN.md section 1 allows
-// it), but it turns a real movement into a rejection; whether the ledger
-// should clamp such times to the receive time instead is a design question
-// for the ledger, not something this package changes.
+// One outcome the model allows on purpose: a return recorded before its
+// order's shipment reached the server is held with unknown_order. (An
+// operation recorded before its device's clock jumped back lands in the
+// future with the offset measured at the push; the ledger posts it at its
+// receive time rather than rejecting it, so it is applied like any other.)
 //
 // A device crash "while recording" is simulated around Record, not inside
 // it: a Record whose context is already canceled must leave nothing behind,

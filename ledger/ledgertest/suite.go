@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SeqGap", testSeqGap},
 		{"RenumberedReplay", testRenumberedReplay},
 		{"SeqBehind", testSeqBehind},
+		{"ClockJumpedBack", testClockJumpedBack},
 		{"RevokedDevice", testRevokedDevice},
 		{"ReceiveGeneratesBatch", testReceiveGeneratesBatch},
 		{"BarcodeScan", testBarcodeScan},

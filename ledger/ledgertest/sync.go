@@ -401,3 +401,29 @@ func testSeqBehind(t *testing.T, nf Factory) {
 	f.wantBalance("A1", "WIDGET", "", 307)
 	f.checkConsistent()
 }
+
+// testClockJumpedBack: a device recorded with a clock that was ahead, and
+// the clock was corrected (jumped back) before the push. The offset the
+// push measures puts the operation in the future; it is a physical fact, so
+// it posts at its receive time, and the result says so.
+func testClockJumpedBack(t *testing.T, nf Factory) {
+	f := setup(t, nf)
+	dev := f.devs[0]
+	op := at(receive("WIDGET", "A1", 7, "", ""), f.clock.Now().Add(3*time.Hour))
+	ops := f.prepare(dev, op)
+	ops[0].OccurredAt = f.clock.Now().Add(3 * time.Hour)
+	resp, err := f.l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: f.clock.Now(), Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.Results[0]
+	if r.Status != ledger.StatusApplied || !strings.Contains(r.Message, "posted at the time it was received") {
+		t.Fatalf("result %+v; want applied with a message", r)
+	}
+	f.wantBalance("A1", "WIDGET", "", 7)
+	mv, err := f.l.Movements(f.ctx, f.tenant.ID, ledger.MovementFilter{OpID: ops[0].OpID})
+	if err != nil || len(mv) != 1 || !mv[0].EffectiveAt.Equal(f.clock.Now().UTC().Truncate(time.Microsecond)) {
+		t.Fatalf("movements %+v, %v; want one at the receive time %s", mv, err, f.clock.Now())
+	}
+	f.checkConsistent()
+}
