@@ -99,38 +99,19 @@ func readCrashKnobs(t *testing.T) crashKnobs {
 	return k
 }
 
-var (
-	crashBinOnce sync.Once
-	crashBin     string
-	crashBinErr  error
-)
-
-// buildBinary builds the real stocksync binary once per test run, without
-// the race detector whatever the test runs with: the server is the thing
-// being crashed, the test process the thing that watches.
+// buildBinary builds the real stocksync binary into the test's directory,
+// without the race detector whatever the test runs with: the server is the
+// thing being crashed, the test process the thing that watches. The build
+// cache makes the second build of a run a link only.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	crashBinOnce.Do(func() {
-		// Not t.TempDir: the binary outlives the test that built it, for
-		// the other tests of the run. The directory is small and in the
-		// system's temp.
-		dir, err := os.MkdirTemp("", "stocksync-crash-bin-")
-		if err != nil {
-			crashBinErr = err
-			return
-		}
-		crashBin = filepath.Join(dir, "stocksync")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", crashBin, ".").CombinedOutput()
-		if err != nil {
-			crashBinErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if crashBinErr != nil {
-		t.Fatal(crashBinErr)
+	bin := filepath.Join(t.TempDir(), "stocksync")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return crashBin
+	return bin
 }
 
 // procServer is one 'stocksync serve' subprocess on a fixed address, which
