@@ -443,7 +443,7 @@ func (r *run) push(ctx context.Context, d *device, ops []syncproto.Op) (syncprot
 	if err != nil {
 		return out, err
 	}
-	req := httptest.NewRequest(http.MethodPost, serverURL+"/v1/sync/push", bytes.NewReader(body)).WithContext(ctx)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, serverURL+"/v1/sync/push", bytes.NewReader(body))
 	req.Header.Set(syncproto.HeaderProtocol, strconv.Itoa(syncproto.Version))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")

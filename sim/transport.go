@@ -41,7 +41,7 @@ var errNet = errors.New("sim: connection reset by peer")
 
 // deliver runs one request through the handler and returns its answer.
 func (n *network) deliver(ctx context.Context, method, url string, header http.Header, body []byte) *http.Response {
-	req := httptest.NewRequest(method, url, bytes.NewReader(body)).WithContext(ctx)
+	req := httptest.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	req.Header = header.Clone()
 	rec := httptest.NewRecorder()
 	n.handler.ServeHTTP(rec, req)

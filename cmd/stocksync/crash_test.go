@@ -130,7 +130,7 @@ func newProcServer(t *testing.T, bin, db string) *procServer {
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			logExit(t, <-s.done)
 			s.cmd = nil
 		}
 	})
@@ -151,7 +151,7 @@ func (s *procServer) spawn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(s.bin, "serve", "--db", s.db, "--addr", s.addr)
+	cmd := exec.CommandContext(context.Background(), s.bin, "serve", "--db", s.db, "--addr", s.addr)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "STOCKSYNC_DEVICE_RATE=-1", "STOCKSYNC_TENANT_RATE=-1",
 		"STOCKSYNC_ENROLL_RATE=1000", "STOCKSYNC_SHUTDOWN_TIMEOUT=10s", "STOCKSYNC_LOG_LEVEL=warn"}
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -180,7 +180,7 @@ func (s *procServer) waitReady(t *testing.T) {
 			t.Fatalf("serve on %s exited before it was ready: %v\n%s", s.db, err, s.tail())
 		default:
 		}
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", s.URL()+"/readyz", nil)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, s.URL()+"/readyz", nil)
 		if resp, err := hc.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -201,7 +201,7 @@ func (s *procServer) kill(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Fatalf("SIGKILL: %v", err)
 	}
-	<-s.done
+	logExit(t, <-s.done)
 	s.cmd = nil
 }
 
@@ -223,7 +223,7 @@ func (s *procServer) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Errorf("serve did not stop within 30s of SIGTERM")
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		logExit(t, <-s.done)
 	}
 	s.cmd = nil
 }
@@ -442,7 +442,7 @@ func drain(t *testing.T, dev *client.Client, name string) {
 		if err == nil && rep.Pending == 0 {
 			return
 		}
-		last = fmt.Errorf("%v (report %+v)", err, rep)
+		last = fmt.Errorf("%w (report %+v)", err, rep)
 	}
 	st, _ := dev.Status(context.Background())
 	t.Errorf("%s is stuck: 10 syncs left operations pending: %v; status %+v", name, last, st)
@@ -890,4 +890,13 @@ func driveSameKey(ctx context.Context, dev *client.Client, idx int, seed uint64,
 		sleepCtx(ctx, time.Duration(rng.IntN(50))*time.Millisecond)
 	}
 	return nil
+}
+
+// logExit logs how a killed server process exited: after SIGKILL its exit
+// status ("signal: killed") says nothing worth failing over.
+func logExit(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Logf("serve exited: %v", err)
+	}
 }
