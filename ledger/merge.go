@@ -314,8 +314,15 @@ func (m *merger) merge(op Operation, rec *OpRecord) error {
 		rec.EffectiveAt = m.now
 	}
 	defer func() {
-		if clamped != "" && rec.Result.Message == "" && rec.Result.Status != StatusRejected {
+		// The note stays when a review's message is there too: the device
+		// must learn that its time was moved whatever else happened.
+		if clamped == "" || rec.Result.Status == StatusRejected {
+			return
+		}
+		if rec.Result.Message == "" {
 			rec.Result.Message = clamped
+		} else {
+			rec.Result.Message += "; " + clamped
 		}
 	}()
 	oc := &opCtx{op: op, rec: rec, deviceID: m.dev.ID, batchPrefix: m.dev.BatchPrefix, eff: rec.EffectiveAt}

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,6 +191,19 @@ func (s *procServer) waitReady(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("serve on %s not ready within 30s:\n%s", s.db, s.tail())
+}
+
+// ready reports whether /readyz answers 200 right now.
+func (s *procServer) ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -377,6 +391,38 @@ type loadStats struct {
 	recorded   atomic.Int64
 	syncs      atomic.Int64
 	syncErrors atomic.Int64
+	replayed   atomic.Int64 // results the server already had: a lost answer
+}
+
+// pushWatch watches the pushes the devices send: how many the server
+// holds right now (sent in full, no answer yet; the server answers after
+// it committed), and how many a kill cut off.
+type pushWatch struct {
+	base     http.RoundTripper
+	inServer atomic.Int64
+	cut      atomic.Int64
+}
+
+func (w *pushWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path != "/v1/sync/push" {
+		return w.base.RoundTrip(req)
+	}
+	var wrote atomic.Bool
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil && !wrote.Swap(true) {
+				w.inServer.Add(1)
+			}
+		},
+	})
+	resp, err := w.base.RoundTrip(req.WithContext(ctx))
+	if wrote.Load() {
+		w.inServer.Add(-1)
+		if err != nil && req.Context().Err() == nil {
+			w.cut.Add(1)
+		}
+	}
+	return resp, err
 }
 
 // driveDevice records and syncs on dev until ctx is done: a recorder that
@@ -405,8 +451,9 @@ func driveDevice(ctx context.Context, t *testing.T, dev *client.Client, idx int,
 	})
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			_, err := dev.Sync(ctx, client.SyncOptions{})
+			rep, err := dev.Sync(ctx, client.SyncOptions{})
 			st.syncs.Add(1)
+			st.replayed.Add(int64(rep.Replayed))
 			if err != nil && ctx.Err() == nil {
 				st.syncErrors.Add(1)
 				if c := client.ErrorCode(err); c == syncproto.CodeUnauthorized || c == syncproto.CodeForbidden || c == syncproto.CodeInvalid {
@@ -687,7 +734,8 @@ func TestCrashUnderLoad(t *testing.T) {
 		tn := binTenant(t, bin, db, srv.URL(), "crash", crashCatalog)
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		t.Cleanup(transport.CloseIdleConnections)
-		devs := enrollDevices(t, tn, k.devices, crashClientOptions(transport))
+		watch := &pushWatch{base: transport}
+		devs := enrollDevices(t, tn, k.devices, crashClientOptions(watch))
 
 		var st loadStats
 		ctx, cancel := context.WithCancel(context.Background())
@@ -698,18 +746,30 @@ func TestCrashUnderLoad(t *testing.T) {
 		}
 
 		rng := rand.New(rand.NewPCG(k.seed, 0xC0FFEE))
-		survived, duringStart := 0, 0
+		survived, duringStart, startNotReady, midPush := 0, 0, 0, 0
 		for range k.kills {
 			if rng.IntN(5) == 0 {
-				// Kill it while it starts: opening the database,
-				// migrating, or just listening.
-				sleepCtx(context.Background(), time.Duration(rng.IntN(60))*time.Millisecond)
+				// Kill it while it starts: a process spawned a moment
+				// ago, opening the database, migrating, or just
+				// listening. (The server running now was started and
+				// waited for by the last kill: killing it here would be
+				// a kill of a running server, not of one starting.)
 				srv.kill(t)
+				srv.spawn(t)
+				sleepCtx(context.Background(), time.Duration(rng.IntN(20))*time.Millisecond)
+				if !srv.ready() {
+					startNotReady++
+				}
+				srv.kill(t)
+				survived++
 				duringStart++
 				srv.spawn(t)
 				srv.waitReady(t)
 			} else {
 				sleepCtx(context.Background(), time.Duration(rng.Int64N(int64(k.maxGap))))
+				if watch.inServer.Load() > 0 {
+					midPush++ // a push sent in full and not yet answered: being merged
+				}
 				srv.kill(t)
 				srv.spawn(t)
 				srv.waitReady(t)
@@ -739,9 +799,15 @@ func TestCrashUnderLoad(t *testing.T) {
 		if !strings.Contains(db, "://") {
 			sqliteIntegrity(t, db)
 		}
-		t.Logf("%d SIGKILLs survived (%d of them while starting), %d operations recorded by %d devices, checked against the op log and the ledger (%v); "+
-			"%d syncs, %d ended in an error; load %v, total %v",
-			survived, duringStart, n, len(devs), byStatus, st.syncs.Load(), st.syncErrors.Load(), loadTime.Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
+		t.Logf("%d SIGKILLs survived (%d while starting, %d of those before /readyz answered; %d while the server held a push), %d operations recorded by %d devices, checked against the op log and the ledger (%v); "+
+			"%d syncs, %d ended in an error; %d pushes cut off by a kill, %d results replayed (a kill after commit, before the answer); load %v, total %v",
+			survived, duringStart, startNotReady, midPush, n, len(devs), byStatus, st.syncs.Load(), st.syncErrors.Load(), watch.cut.Load(), st.replayed.Load(),
+			loadTime.Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
+		// The point of the test is kills that land while the server holds
+		// a push: without one, it proves nothing about a crash mid-merge.
+		if k.kills >= 10 && midPush == 0 {
+			t.Errorf("none of the %d SIGKILLs landed while the server held a push: nothing was killed mid-merge", survived)
+		}
 		if int64(n) != st.recorded.Load() {
 			t.Errorf("the devices hold %d operations, the load recorded %d", n, st.recorded.Load())
 		}

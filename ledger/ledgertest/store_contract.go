@@ -376,6 +376,54 @@ func storeUpsertReviewsSameReviewTwiceLosesOps(t *testing.T, nf, smallPool Facto
 	}
 }
 
+// storeReviewLinksAcrossUpserts: the merge passes a review's full Ops
+// again on every upsert that touches it, and commit a073b2c skips the links
+// already stored before the next ord is looked for. Across upserts, the
+// operations keep the order in which they joined, the opener first, each
+// once, with its device, whether a call passes every link, only new ones,
+// or old ones in another order.
+func storeReviewLinksAcrossUpserts(t *testing.T, nf, smallPool Factory) {
+	t.Parallel()
+	f := rvSetup(t, nf)
+	ctx := context.Background()
+	devA, devB := rvID(), rvID()
+	// IDs made in the reverse of the order the operations join, so an
+	// order that fell back to the op_id would show.
+	e, d, c, b, a, opener := rvID(), rvID(), rvID(), rvID(), rvID(), rvID()
+	r := ledger.Review{TenantID: f.tenant.ID, ID: rvID(), Kind: ledger.ReviewCountAmbiguous, Severity: ledger.SeverityMedium,
+		Status: ledger.ReviewOpen, OpID: opener, DeviceID: devA, OpenedAt: rvT0, Changed: 1}
+	link := func(id, dev uuid.UUID) ledger.ReviewOp { return ledger.ReviewOp{OpID: id, DeviceID: dev} }
+	want := []ledger.ReviewOp{link(opener, devA)}
+	for i, ops := range [][]ledger.ReviewOp{
+		{link(opener, devA), link(a, devB)},                               // opened, one joins
+		{link(opener, devA), link(a, devB), link(b, devA)},                // all again, one new
+		{link(opener, devA), link(a, devB), link(b, devA), link(c, devB)}, // and again
+		{link(d, devA)}, // only the new one
+		{link(c, devB), link(e, devB), link(a, devB), link(opener, devA)},                               // old ones around a new one
+		{link(opener, devA), link(a, devB), link(b, devA), link(c, devB), link(d, devA), link(e, devB)}, // nothing new
+	} {
+		r.Ops, r.Changed = ops, int64(i+1)
+		f.write(t, func(tx ledger.Tx) error { return tx.UpsertReviews(ctx, []ledger.Review{r}) })
+		for _, o := range ops {
+			if !slices.Contains(want, o) {
+				want = append(want, o)
+			}
+		}
+		var got ledger.Review
+		err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+			var err error
+			got, err = tx.Review(ctx, f.tenant.ID, r.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Ops, want) {
+			t.Fatalf("upsert %d: review ops\n got %v\nwant %v", i+1, got.Ops, want)
+		}
+	}
+}
+
 // storeAddBalancesSameKeyTwice: store.go says AddBalances "adds
 // each delta to its balance ... in the order given". SQLite adds both
 // deltas of a key listed twice; PostgreSQL's single INSERT ... ON CONFLICT DO
@@ -462,6 +510,7 @@ func RunStore(t *testing.T, nf, smallPool Factory) {
 		{"BatchExpiryOfNonUTCTime", storeBatchExpiryOfNonUTCTime},
 		{"UpsertReviewsSameReviewTwiceLosesOps", storeUpsertReviewsSameReviewTwiceLosesOps},
 		{"AddBalancesSameKeyTwice", storeAddBalancesSameKeyTwice},
+		{"ReviewLinksAcrossUpserts", storeReviewLinksAcrossUpserts},
 		{"WaitingWritersStarveOtherTenants", storeWaitingWritersStarveOtherTenants},
 	}
 	for _, tc := range tests {

@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"RenumberedReplay", testRenumberedReplay},
 		{"SeqBehind", testSeqBehind},
 		{"ClockJumpedBack", testClockJumpedBack},
+		{"ClockJumpedBackFlagged", testClockJumpedBackFlagged},
 		{"RevokedDevice", testRevokedDevice},
 		{"ReceiveGeneratesBatch", testReceiveGeneratesBatch},
 		{"BarcodeScan", testBarcodeScan},

@@ -427,3 +427,31 @@ func testClockJumpedBack(t *testing.T, nf Factory) {
 	}
 	f.checkConsistent()
 }
+
+// testClockJumpedBackFlagged: an operation posted at its receive time that
+// also opens a review (a pick that takes the key below zero) still says
+// that its time was moved: the review's message does not replace it.
+func testClockJumpedBackFlagged(t *testing.T, nf Factory) {
+	f := setup(t, nf)
+	dev := f.devs[0]
+	ops := f.prepare(dev, at(pick("WIDGET", "A1", 4, "", ""), f.clock.Now().Add(3*time.Hour)))
+	resp, err := f.l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: f.clock.Now(), Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.Results[0]
+	if r.Status != ledger.StatusFlagged || r.Code != ledger.Code(ledger.ReviewNegativeStock) || !strings.Contains(r.Message, "posted at the time it was received") {
+		t.Fatalf("result %+v; want flagged negative_stock, with a message that says it was posted at its receive time", r)
+	}
+	f.wantBalance("A1", "WIDGET", "", -4)
+	mv, err := f.l.Movements(f.ctx, f.tenant.ID, ledger.MovementFilter{OpID: ops[0].OpID})
+	if err != nil || len(mv) != 1 || !mv[0].EffectiveAt.Equal(f.clock.Now().UTC().Truncate(time.Microsecond)) {
+		t.Fatalf("movements %+v, %v; want one at the receive time %s", mv, err, f.clock.Now())
+	}
+	// The replay answers the same, message included.
+	again, err := f.l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: f.clock.Now(), Ops: ops})
+	if err != nil || !again.Results[0].Replayed || again.Results[0].Message != r.Message {
+		t.Fatalf("replay %+v (%v); first %+v", again.Results, err, r)
+	}
+	f.checkConsistent()
+}
