@@ -30,6 +30,13 @@ const (
 	FaultRecordCrashBefore = "device_crash_before_record"
 	FaultRecordCrashAfter  = "device_crash_after_record"
 	FaultClockJump         = "device_clock_jump_back"
+	FaultBackup            = "device_backup"              // database files copied while closed
+	FaultRestore           = "device_restore_from_backup" // a backup copied back over the device
+	FaultRestoreLost       = "device_ops_lost_by_restore" // operations recorded after the backup
+	// Events that are not faults, counted alongside them.
+	EventDecision         = "manager_resolve"                // a manager decided an open review
+	EventRenumberedReplay = "server_renumbered_replay"       // op log entries of operations a restored device renumbered
+	EventLostOnServer     = "device_ops_lost_reached_server" // operations lost by a restore that the server holds
 )
 
 // Faults counts injected faults by kind.

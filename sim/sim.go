@@ -145,6 +145,8 @@ type run struct {
 	tenants  []*tenant
 	devices  []*device
 	problems []string
+	// decided are the reviews a manager resolved during the run.
+	decided []uuid.UUID
 }
 
 func (r *run) problemf(format string, args ...any) {
@@ -188,6 +190,17 @@ type device struct {
 	shipped []shipment
 	// pushed are its operations as the device holds them after the drain.
 	pushed []syncproto.Op
+	// backup is the path of the device's last backup (empty when none is
+	// kept), and backupOps how many operations it had recorded then.
+	backup    string
+	backupOps int
+	// lost are operations recorded after a backup and lost when it was
+	// restored: gone from the device, perhaps on the server.
+	lost []recorded
+	// restores counts the restores from a backup.
+	restores int
+	// views are its operations as the check read them.
+	views []client.OpView
 }
 
 // recorded is one accepted operation with what the model needs.
@@ -304,8 +317,12 @@ func (r *run) shift(ctx context.Context) error {
 			r.faults[FaultClockJump]++
 			d.skew = max(d.skew-time.Duration(1+r.rng.Int64N(int64(6*time.Hour))), -maxSkew)
 			d.jumps++
-		case x < 90:
+		case x < 88:
 			r.net.deliverDelayed()
+		case x < 92:
+			err = r.backupOrRestore(ctx, d)
+		case x < 95:
+			err = r.decide(ctx)
 		default:
 			r.clock.Advance(time.Duration(1 + r.rng.Int64N(int64(10*time.Minute))))
 		}
@@ -337,6 +354,13 @@ func (r *run) crash(ctx context.Context, d *device) error {
 	if err := d.c.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", d.name, err)
 	}
+	return r.reopen(ctx, d, "a crash")
+}
+
+// reopen opens the closed device's database again and checks that it
+// holds exactly the operations Record acknowledged (after a restore, those
+// the backup had).
+func (r *run) reopen(ctx context.Context, d *device, after string) error {
 	c, err := client.Open(ctx, d.path, d.opts)
 	if err != nil {
 		return fmt.Errorf("reopen %s: %w", d.name, err)
@@ -347,12 +371,12 @@ func (r *run) crash(ctx context.Context, d *device) error {
 		return err
 	}
 	if len(ops) != len(d.recorded) {
-		r.problemf("%s: after a crash the device holds %d operations, Record acknowledged %d", d.name, len(ops), len(d.recorded))
+		r.problemf("%s: after %s the device holds %d operations, Record acknowledged %d", d.name, after, len(ops), len(d.recorded))
 		return nil
 	}
 	for i, o := range ops {
 		if o.Op.OpID != d.recorded[i].opID {
-			r.problemf("%s: after a crash operation %d is %s, Record acknowledged %s", d.name, i+1, o.Op.OpID, d.recorded[i].opID)
+			r.problemf("%s: after %s operation %d is %s, Record acknowledged %s", d.name, after, i+1, o.Op.OpID, d.recorded[i].opID)
 			break
 		}
 	}
