@@ -7,6 +7,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -63,7 +64,16 @@ func (r *run) checkTenant(ctx context.Context, t *tenant, rep *Report) error {
 			canonical[e.OpID] = append(canonical[e.OpID], e)
 		}
 	}
-	r.faults[EventRenumberedReplay] += len(renumbered)
+	if len(renumbered) > 0 {
+		r.faults[EventRenumberedReplay] += len(renumbered)
+	}
+	for _, es := range canonical {
+		for _, e := range es {
+			if strings.Contains(e.Result.Message, "posted at the time it was received") {
+				r.faults[EventPostedAtReceive]++
+			}
+		}
+	}
 	for _, e := range renumbered {
 		if es := canonical[e.OpID]; len(es) != 1 || es[0].DeviceID != e.DeviceID || e.Result.Status == ledger.StatusRejected {
 			r.problemf("t%d: renumbered entry op %s seq %d (%s/%s) replays %d canonical entries of its device, want 1 and not rejected", t.idx, e.OpID, e.Seq, e.Result.Status, e.Result.Code, len(es))

@@ -37,6 +37,9 @@ const (
 	EventDecision         = "manager_resolve"                // a manager decided an open review
 	EventRenumberedReplay = "server_renumbered_replay"       // op log entries of operations a restored device renumbered
 	EventLostOnServer     = "device_ops_lost_reached_server" // operations lost by a restore that the server holds
+	// An operation recorded before its device's clock jumped back, posted
+	// at its receive time (it used to be rejected as invalid_time).
+	EventPostedAtReceive = "ledger_posted_at_receive_time"
 )
 
 // Faults counts injected faults by kind.
