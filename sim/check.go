@@ -239,7 +239,9 @@ func (r *run) checkTenant(ctx context.Context, t *tenant, rep *Report) error {
 		// A push carries contiguous seqs; a restored device has gaps
 		// where the operations it lost were.
 		var resp syncproto.PushResponse
+		sent := 0
 		for run := range contiguous(d.pushed) {
+			sent += len(run)
 			part, err := r.push(ctx, d, run)
 			if err != nil {
 				r.problemf("%s: %v", d.name, err)
@@ -247,13 +249,19 @@ func (r *run) checkTenant(ctx context.Context, t *tenant, rep *Report) error {
 			}
 			resp.Results = append(resp.Results, part.Results...)
 		}
+		// Every operation pushed again must come back with a result: a
+		// replay that answered nothing would otherwise pass.
+		if len(resp.Results) != sent {
+			r.problemf("%s: pushed %d operations again, got %d results", d.name, sent, len(resp.Results))
+		}
 		for _, got := range resp.Results {
 			want, ok := status[got.OpID]
 			if !ok {
 				continue
 			}
 			if !got.Replayed || string(got.Status) != string(want.Status) || string(got.Code) != string(want.Code) ||
-				got.Message != want.Message || got.Batch != want.Batch || !slices.Equal(got.ReviewIDs, want.ReviewIDs) || len(got.Allocations) != len(want.Allocations) {
+				got.Message != want.Message || got.Batch != want.Batch || !slices.Equal(got.ReviewIDs, want.ReviewIDs) ||
+				!slices.Equal(syncAllocs(got.Allocations), syncAllocs(want.Allocations)) {
 				r.problemf("%s: pushed again, op %s answered %+v, stored %+v", d.name, got.OpID, got, want)
 			}
 		}
@@ -448,4 +456,13 @@ func contiguous(ops []syncproto.Op) iter.Seq[[]syncproto.Op] {
 			}
 		}
 	}
+}
+
+// syncAllocs renders allocations for comparison, whatever their type.
+func syncAllocs[A any](as []A) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = fmt.Sprintf("%+v", a)
+	}
+	return out
 }
