@@ -834,10 +834,13 @@ func (w *work) ambiguityReview(c *CountRecord) (*Review, error) {
 		return r, nil
 	}
 	counted, expected := c.Counted, c.Expected
+	// Only accept is suggested: every suggestion must apply with one
+	// click, and no adjustment quantity follows from the evidence (the
+	// manager who knows the true order can still resolve with adjust and a
+	// quantity).
 	return w.openReview(ReviewCountAmbiguous, c.OpID, c.DeviceID, c.Key, "",
 		Evidence{Counted: &counted, Expected: &expected}, []Suggestion{
 			{Action: ActionAccept, Label: "accept: the ledger ordered them by effective time"},
-			{Action: ActionAdjust, Label: "adjust the count's key"},
 		}), nil
 }
 

@@ -323,6 +323,19 @@ func testCountAmbiguous(t *testing.T, nf Factory) {
 		t.Errorf("review = %+v", rv2)
 	}
 	g.wantBalance("A1", "WIDGET", "", 8)
+	// Every suggestion applies with one click: the review offers nothing
+	// that needs a quantity it does not carry (the fault simulation found
+	// an adjust suggestion with qty 0).
+	rv2 := g.onlyOpen(ledger.ReviewCountAmbiguous)
+	for _, s := range rv2.Suggestions {
+		if s.Action == ledger.ActionAdjust && s.Qty == 0 {
+			t.Errorf("suggestion %+v cannot apply: adjust needs a quantity", s)
+		}
+	}
+	if _, err := g.tryResolve(rv2.ID, ledger.Resolution{Action: rv2.Suggestions[0].Action, Batch: rv2.Suggestions[0].Batch,
+		Qty: rv2.Suggestions[0].Qty, SKU: rv2.Suggestions[0].SKU, Location: rv2.Suggestions[0].Location}); err != nil {
+		t.Errorf("the first suggestion %+v does not apply: %v", rv2.Suggestions[0], err)
+	}
 	f.checkConsistent()
 	g.checkConsistent()
 }
