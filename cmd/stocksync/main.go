@@ -152,12 +152,12 @@ func ExitCode(w io.Writer, err error) int {
 // commands are the subcommands that exist, in the order usage lists them.
 var commands = []struct{ name, summary string }{
 	{"serve", "run the server: sync protocol, management API, metrics"},
-	{"tenant", "create a tenant (and its admin API key), list tenants, add API keys"},
-	{"device", "a handheld from the command line: enroll, record, sync, status, ops"},
+	{"tenant", "create a tenant (and its admin API key), list tenants, add API keys, renew ledger IDs"},
+	{"device", "a handheld from the command line: enroll, record, sync, status, ops, stock, item"},
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
 	{"demo", "seed a demo tenant through the server: a catalog, three handhelds, a shift with conflicts"},
-	{"simulate", "drive N simulated handhelds with M operations each against a server"},
+	{"simulate", "drive N simulated handhelds against a server, or run the fault simulation (--seeds)"},
 }
 
 // plannedCommands are named in DESIGN.md and built by later issues; they get
