@@ -6,7 +6,7 @@ GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-pg race lint bench demo ci
+.PHONY: help build test test-pg race lint bench demo sim fuzz ci
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z0-9_-]+:.*?## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,16 @@ lint: ## gofmt check, go vet, golangci-lint (.golangci.yml)
 
 bench: ## run the benchmarks (merge vs raw writes; PostgreSQL on TEST_DATABASE_URL), see docs/benchmarks.md
 	STOCKSYNC_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' go test -run '^$$' -bench . -benchtime 30x -count 3 ./...
+
+sim: ## the fault simulation, SEEDS seeds per store (default 1000; PostgreSQL on TEST_DATABASE_URL), see docs/reliability.md
+	STOCKSYNC_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' go test -count=1 -timeout 2h ./sim -run 'TestSimulation$$' -sim.seeds=$(or $(SEEDS),1000)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 1m)
+	@for t in syncproto:FuzzDecodePush syncproto:FuzzParseVersion syncproto:FuzzParseBacklog syncproto:FuzzDecodeEnroll \
+	  server:FuzzPullQuery server:FuzzAuthenticate server:FuzzCatalogCSV server:FuzzCapReader \
+	  ledger:FuzzDecodeCursor ledger:FuzzOperation ledger:FuzzParseSecret sim:FuzzDifferential; do \
+	  pkg=$${t%%:*}; name=$${t#*:}; echo "-- $$name ($$pkg)"; \
+	  go test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(or $(FUZZTIME),1m) || exit 1; done
 
 demo: ## seed the demo tenant into ./data/stocksync.db and check it
 	go run ./cmd/stocksync demo && go run ./cmd/stocksync check
