@@ -245,40 +245,51 @@ func (l *Ledger) CreateEnrollmentCode(ctx context.Context, tenantID uuid.UUID, w
 	return ec, code, nil
 }
 
+// Enrollment is what a handheld gets for its enrollment code.
+type Enrollment struct {
+	Device    Device
+	Warehouse Warehouse
+	// LedgerID is the tenant's ledger, which the device's pulls will name.
+	LedgerID uuid.UUID
+	// Token is the device's credential, returned once; only its hash is
+	// stored.
+	Token string
+}
+
 // Enroll exchanges an enrollment code for a new device in the code's
 // warehouse and the device's token, which is returned once. The code is
 // used up in the same transaction, so two handhelds racing with one code
 // get one device. Returns CodeUnauthorized for an unknown, expired or used
 // code and CodeInvalid for a bad name or app version.
-func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Device, Warehouse, string, error) {
+func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Enrollment, error) {
 	name, appVersion = strings.TrimSpace(name), strings.TrimSpace(appVersion)
 	if name == "" || len(name) > MaxCodeLen || !validText(name) {
-		return Device{}, Warehouse{}, "", Errorf(CodeInvalid, "device name must be 1-%d characters of text", MaxCodeLen)
+		return Enrollment{}, Errorf(CodeInvalid, "device name must be 1-%d characters of text", MaxCodeLen)
 	}
 	if len(appVersion) > MaxCodeLen || !validText(appVersion) {
-		return Device{}, Warehouse{}, "", Errorf(CodeInvalid, "app_version must be at most %d characters of text", MaxCodeLen)
+		return Enrollment{}, Errorf(CodeInvalid, "app_version must be at most %d characters of text", MaxCodeLen)
 	}
 	hash := hashSecret(normalizeEnrollmentCode(code))
 	var ec EnrollmentCode
 	err := l.store.Read(ctx, func(tx ReadTx) (err error) { ec, err = tx.EnrollmentCodeByHash(ctx, hash); return err })
 	if ErrorCode(err) == CodeNotFound {
-		return Device{}, Warehouse{}, "", Errorf(CodeUnauthorized, "the enrollment code is unknown")
+		return Enrollment{}, Errorf(CodeUnauthorized, "the enrollment code is unknown")
 	}
 	if err != nil {
-		return Device{}, Warehouse{}, "", err
+		return Enrollment{}, err
 	}
 	now := l.clock()
 	if !ec.UsedAt.IsZero() {
-		return Device{}, Warehouse{}, "", Errorf(CodeUnauthorized, "the enrollment code was already used; ask a manager for a new one")
+		return Enrollment{}, Errorf(CodeUnauthorized, "the enrollment code was already used; ask a manager for a new one")
 	}
 	if !now.Before(ec.ExpiresAt) {
-		return Device{}, Warehouse{}, "", Errorf(CodeUnauthorized, "the enrollment code expired; ask a manager for a new one")
+		return Enrollment{}, Errorf(CodeUnauthorized, "the enrollment code expired; ask a manager for a new one")
 	}
 	d := Device{TenantID: ec.TenantID, ID: uuid.Must(uuid.NewV7()), WarehouseID: ec.WarehouseID, Name: name,
 		AppVersion: appVersion, CreatedAt: now}
 	d.BatchPrefix = strings.ToUpper(strings.ReplaceAll(d.ID.String(), "-", "")[24:30])
 	token := newSecret(deviceTokenPrefix, ec.TenantID)
-	var wh Warehouse
+	out := Enrollment{Device: d, Token: token}
 	err = l.store.Write(ctx, ec.TenantID, func(tx Tx) error {
 		if err := tx.ClaimEnrollmentCode(ctx, ec.TenantID, ec.ID, d.ID, now); err != nil {
 			if ErrorCode(err) == CodeConflict {
@@ -286,13 +297,18 @@ func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Dev
 			}
 			return err
 		}
+		t, err := tx.Tenant(ctx, ec.TenantID)
+		if err != nil {
+			return err
+		}
+		out.LedgerID = t.LedgerID
 		whs, err := tx.Warehouses(ctx, ec.TenantID, nil)
 		if err != nil {
 			return err
 		}
 		for _, w := range whs {
 			if w.ID == ec.WarehouseID {
-				wh = w
+				out.Warehouse = w
 			}
 		}
 		if err := tx.InsertDevice(ctx, d); err != nil {
@@ -301,9 +317,9 @@ func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Dev
 		return tx.InsertDeviceToken(ctx, DeviceToken{TenantID: ec.TenantID, DeviceID: d.ID, Hash: hashSecret(token), CreatedAt: now})
 	})
 	if err != nil {
-		return Device{}, Warehouse{}, "", err
+		return Enrollment{}, err
 	}
-	return d, wh, token, nil
+	return out, nil
 }
 
 // IssueDeviceToken gives a registered device a new token, for operators and

@@ -47,11 +47,11 @@ func FuzzAuthenticate(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		d, _, token, err := l.Enroll(ctx, code, name, "1.0.0")
+		e, err := l.Enroll(ctx, code, name, "1.0.0")
 		if err != nil {
 			f.Fatal(err)
 		}
-		return d, token
+		return e.Device, e.Token
 	}
 	_, token := enroll("live")
 	deadDev, deadToken := enroll("revoked")

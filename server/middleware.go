@@ -116,11 +116,7 @@ func (s *Server) authDevice(c *gin.Context) {
 	}
 	d, err := s.ledger.AuthenticateDevice(c.Request.Context(), token)
 	if err != nil {
-		if ledger.ErrorCode(err) == ledger.CodeUnauthorized {
-			s.unauthorized(c, err)
-		} else {
-			s.fail(c, err)
-		}
+		s.refuseCredential(c, err)
 		return
 	}
 	c.Set(ctxTenantID, d.TenantID)
@@ -131,6 +127,17 @@ func (s *Server) authDevice(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// refuseCredential answers a failed authentication: 401 with a challenge
+// when the credential was refused, the error's own answer otherwise (the
+// database may be down).
+func (s *Server) refuseCredential(c *gin.Context, err error) {
+	if ledger.ErrorCode(err) == ledger.CodeUnauthorized {
+		s.unauthorized(c, err)
+		return
+	}
+	s.fail(c, err)
 }
 
 // ctxDeviceRow holds the authenticated ledger.Device.
@@ -148,11 +155,7 @@ func (s *Server) authKey(need ledger.Role) gin.HandlerFunc {
 		}
 		k, err := s.ledger.AuthenticateAPIKey(c.Request.Context(), secret)
 		if err != nil {
-			if ledger.ErrorCode(err) == ledger.CodeUnauthorized {
-				s.unauthorized(c, err)
-			} else {
-				s.fail(c, err)
-			}
+			s.refuseCredential(c, err)
 			return
 		}
 		c.Set(ctxTenantID, k.TenantID)

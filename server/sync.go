@@ -17,20 +17,14 @@ func (s *Server) enroll(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	d, wh, token, err := s.ledger.Enroll(ctx, req.Code, req.Name, req.AppVersion)
+	e, err := s.ledger.Enroll(c.Request.Context(), req.Code, req.Name, req.AppVersion)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.Set(ctxTenant, d.TenantID.String())
-	c.Set(ctxDevice, d.ID)
-	t, err := s.ledger.Tenant(ctx, d.TenantID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.writeJSON(c, 200, enrollResponseToWire(d, wh, token, t))
+	c.Set(ctxTenant, e.Device.TenantID.String())
+	c.Set(ctxDevice, e.Device.ID)
+	s.writeJSON(c, 200, enrollResponseToWire(e))
 }
 
 // report reads the backlog headers and stores them with the device, so

@@ -110,6 +110,7 @@ func decisionToWire(r ledger.Review, deviceID uuid.UUID) syncproto.Decision {
 	return d
 }
 
-func enrollResponseToWire(d ledger.Device, wh ledger.Warehouse, token string, t ledger.Tenant) syncproto.EnrollResponse {
-	return syncproto.EnrollResponse{DeviceID: d.ID, Token: token, Warehouse: wh.Code, BatchPrefix: d.BatchPrefix, LedgerID: t.LedgerID.String()}
+func enrollResponseToWire(e ledger.Enrollment) syncproto.EnrollResponse {
+	return syncproto.EnrollResponse{DeviceID: e.Device.ID, Token: e.Token, Warehouse: e.Warehouse.Code,
+		BatchPrefix: e.Device.BatchPrefix, LedgerID: e.LedgerID.String()}
 }

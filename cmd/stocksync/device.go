@@ -163,10 +163,7 @@ func (m *Main) parseDeviceFlags(args []string) error {
 	}
 	words, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &ExitError{Code: ExitUsage}
+		return flagError(err)
 	}
 	d.Args = words
 	if err := m.validateDevice(qty); err != nil {

@@ -250,11 +250,7 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 	}
 	args, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		// The flag package has printed the problem and the usage.
-		return &ExitError{Code: ExitUsage}
+		return flagError(err)
 	}
 	m.Args = args
 	if m.Command != "tenant" && len(m.Args) > 0 {
@@ -281,6 +277,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		words = append(words, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// flagError is what a failed flag parse returns: flag.ErrHelp as is, and
+// otherwise a usage exit with no message, because the flag package has
+// printed the problem and the usage already.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &ExitError{Code: ExitUsage}
 }
 
 // commandArgs shows the positional words of the commands that take some.

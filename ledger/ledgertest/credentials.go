@@ -129,12 +129,13 @@ func testEnrollment(t *testing.T, nf Factory) {
 	// Typed in lowercase, without the dash.
 	f.clock.Advance(time.Hour)
 	typed := strings.ToLower(strings.ReplaceAll(code, "-", ""))
-	d, wh, token, err := f.l.Enroll(f.ctx, typed, "  aisle 7 scanner ", "1.4.2")
+	e, err := f.l.Enroll(f.ctx, typed, "  aisle 7 scanner ", "1.4.2")
+	d, wh, token := e.Device, e.Warehouse, e.Token
 	if err != nil {
 		t.Fatalf("enroll with %q: %v", typed, err)
 	}
 	if wh.Code != "W1" || d.WarehouseID != wh.ID || d.TenantID != f.tenant.ID || d.Name != "aisle 7 scanner" ||
-		d.AppVersion != "1.4.2" || d.BatchPrefix == "" || token == "" {
+		d.AppVersion != "1.4.2" || d.BatchPrefix == "" || token == "" || e.LedgerID != f.tenant.LedgerID {
 		t.Fatalf("enrolled device %+v in %+v with token %q", d, wh, token)
 	}
 	stored, err := f.l.Device(f.ctx, f.tenant.ID, d.ID)
@@ -162,7 +163,7 @@ func testEnrollment(t *testing.T, nf Factory) {
 	}
 
 	// Used once.
-	_, _, _, err = f.l.Enroll(f.ctx, code, "second", "1.4.2")
+	_, err = f.l.Enroll(f.ctx, code, "second", "1.4.2")
 	wantCode(t, err, ledger.CodeUnauthorized)
 
 	// Expired: valid until just before ExpiresAt.
@@ -171,7 +172,7 @@ func testEnrollment(t *testing.T, nf Factory) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(10 * time.Minute)
-	_, _, _, err = f.l.Enroll(f.ctx, code2, "late", "")
+	_, err = f.l.Enroll(f.ctx, code2, "late", "")
 	wantCode(t, err, ledger.CodeUnauthorized)
 	// The expired code was not used up by the attempt.
 	err = f.store.Read(f.ctx, func(tx ledger.ReadTx) (err error) { back, err = tx.EnrollmentCodeByHash(f.ctx, ec2.Hash); return err })
@@ -180,7 +181,7 @@ func testEnrollment(t *testing.T, nf Factory) {
 	}
 
 	// Unknown codes, warehouses and bad lifetimes.
-	_, _, _, err = f.l.Enroll(f.ctx, "00000-00000", "nobody", "")
+	_, err = f.l.Enroll(f.ctx, "00000-00000", "nobody", "")
 	wantCode(t, err, ledger.CodeUnauthorized)
 	_, _, err = f.l.CreateEnrollmentCode(f.ctx, f.tenant.ID, "W9", 0)
 	wantCode(t, err, ledger.CodeNotFound)
@@ -192,7 +193,7 @@ func testEnrollment(t *testing.T, nf Factory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, _, err = f.l.Enroll(f.ctx, code3, "", "")
+	_, err = f.l.Enroll(f.ctx, code3, "", "")
 	wantCode(t, err, ledger.CodeInvalid)
 
 	// The store refuses a code for a warehouse that does not exist and a
@@ -231,7 +232,9 @@ func testEnrollmentRace(t *testing.T, nf Factory) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				devs[i], _, _, errs[i] = f.l.Enroll(f.ctx, code, "racer", "")
+				var e ledger.Enrollment
+				e, errs[i] = f.l.Enroll(f.ctx, code, "racer", "")
+				devs[i] = e.Device
 			}()
 		}
 		wg.Wait()
