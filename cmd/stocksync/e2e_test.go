@@ -704,8 +704,8 @@ func TestServerRestoredThenNewLedger(t *testing.T) {
 	}
 	syncOK(t, dev)
 	srv.Stop(t)
-	backup := t.TempDir()
-	copySQLite(t, db, backup)
+	backup := filepath.Join(t.TempDir(), "server.db")
+	copyServerDB(t, db, backup)
 
 	srv = startServerAt(t, db, addr)
 	for range 2 {
@@ -714,7 +714,7 @@ func TestServerRestoredThenNewLedger(t *testing.T) {
 	syncOK(t, dev)
 	srv.Stop(t)
 
-	copySQLite(t, filepath.Join(backup, filepath.Base(db)), filepath.Dir(db))
+	copyServerDB(t, backup, db)
 	if r := run(t, nil, "tenant", "new-ledger", "--all", "--db", db); r.code != 0 || !strings.Contains(r.stdout, `tenant "restored": ledger`) {
 		t.Fatalf("tenant new-ledger --all: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
@@ -731,23 +731,4 @@ func TestServerRestoredThenNewLedger(t *testing.T) {
 		t.Fatalf("the handheld's stock after the restore: %+v, %v; want 23 as pulled", stock, err)
 	}
 	checkDB(t, db)
-}
-
-// copySQLite copies a SQLite database file and its WAL, if any, into dir.
-func copySQLite(t *testing.T, path, dir string) {
-	t.Helper()
-	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(path + suffix)
-		if errors.Is(err, os.ErrNotExist) && suffix != "" {
-			_ = os.Remove(filepath.Join(dir, filepath.Base(path)+suffix))
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(path)+suffix), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_ = os.Remove(filepath.Join(dir, filepath.Base(path)+"-shm"))
 }
