@@ -186,8 +186,9 @@ func (r *readTx) Warehouses(ctx context.Context, tenantID uuid.UUID, codes []str
 	if codes == nil {
 		rows, err = r.q.Query(ctx, `SELECT `+warehouseColumns+` FROM warehouses WHERE tenant_id = $1 ORDER BY code COLLATE "C"`, tenantID)
 	} else {
-		rows, err = r.q.Query(ctx, `SELECT `+warehouseColumns+` FROM warehouses WHERE tenant_id = $1 AND code = ANY($2)
-			ORDER BY code COLLATE "C"`, tenantID, codes)
+		rows, err = r.q.Query(ctx, `SELECT w.* FROM `+probe("$2::text[]")+` CROSS JOIN LATERAL (
+			SELECT `+warehouseColumns+` FROM warehouses WHERE tenant_id = $1 AND code = q.v OFFSET 0) AS w
+			ORDER BY w.code COLLATE "C"`, tenantID, codes)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("select warehouses: %w", err)
@@ -240,8 +241,10 @@ func scanLocation(row pgx.CollectableRow) (ledger.Location, error) {
 
 // LocationsByCode returns the locations of one warehouse with the codes.
 func (r *readTx) LocationsByCode(ctx context.Context, tenantID, warehouseID uuid.UUID, codes []string) ([]ledger.Location, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+locationColumns+` FROM locations
-		WHERE tenant_id = $1 AND warehouse_id = $2 AND code = ANY($3) ORDER BY code COLLATE "C"`, tenantID, warehouseID, codes)
+	rows, err := r.q.Query(ctx, `SELECT l.* FROM `+probe("$3::text[]")+` CROSS JOIN LATERAL (
+			SELECT `+locationColumns+` FROM locations
+			WHERE tenant_id = $1 AND warehouse_id = $2 AND code = q.v OFFSET 0) AS l
+		ORDER BY l.code COLLATE "C"`, tenantID, warehouseID, codes)
 	if err != nil {
 		return nil, fmt.Errorf("select locations by code: %w", err)
 	}
@@ -254,7 +257,8 @@ func (r *readTx) LocationsByCode(ctx context.Context, tenantID, warehouseID uuid
 
 // LocationsByID returns the locations with the IDs.
 func (r *readTx) LocationsByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]ledger.Location, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+locationColumns+` FROM locations WHERE tenant_id = $1 AND location_id = ANY($2)`, tenantID, ids)
+	rows, err := r.q.Query(ctx, `SELECT l.* FROM `+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
+		SELECT `+locationColumns+` FROM locations WHERE tenant_id = $1 AND location_id = q.v OFFSET 0) AS l`, tenantID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("select locations by id: %w", err)
 	}
@@ -298,10 +302,13 @@ func (w *writeTx) UpsertLocations(ctx context.Context, rows []ledger.Location) e
 
 // itemSelect reads items with their barcodes, sorted bytewise (COLLATE "C")
 // as Go sorts strings, so both stores return the same slices.
-const itemSelect = `SELECT i.tenant_id, i.item_id, i.sku, i.name, i.unit, i.batch_tracked, i.expiry_tracked, i.changed,
+const itemSelect = itemColumns + `items i`
+
+// itemColumns is itemSelect before the FROM item that yields the items as i.
+const itemColumns = `SELECT i.tenant_id, i.item_id, i.sku, i.name, i.unit, i.batch_tracked, i.expiry_tracked, i.changed,
 	(SELECT array_agg(b.barcode ORDER BY b.barcode COLLATE "C") FROM barcodes b
 	  WHERE b.tenant_id = i.tenant_id AND b.item_id = i.item_id)
-	FROM items i`
+	FROM `
 
 func scanItem(row pgx.CollectableRow) (ledger.Item, error) {
 	var it ledger.Item
@@ -323,12 +330,14 @@ func (r *readTx) queryItems(ctx context.Context, what, sql string, args ...any) 
 
 // ItemsBySKU returns the items with the SKUs, each with all its barcodes.
 func (r *readTx) ItemsBySKU(ctx context.Context, tenantID uuid.UUID, skus []string) ([]ledger.Item, error) {
-	return r.queryItems(ctx, "sku", itemSelect+` WHERE i.tenant_id = $1 AND i.sku = ANY($2)`, tenantID, skus)
+	return r.queryItems(ctx, "sku", itemColumns+probe("$2::text[]")+` CROSS JOIN LATERAL (
+		SELECT * FROM items WHERE tenant_id = $1 AND sku = q.v OFFSET 0) AS i`, tenantID, skus)
 }
 
 // ItemsByID returns the items with the IDs, each with all its barcodes.
 func (r *readTx) ItemsByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]ledger.Item, error) {
-	return r.queryItems(ctx, "id", itemSelect+` WHERE i.tenant_id = $1 AND i.item_id = ANY($2)`, tenantID, ids)
+	return r.queryItems(ctx, "id", itemColumns+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
+		SELECT * FROM items WHERE tenant_id = $1 AND item_id = q.v OFFSET 0) AS i`, tenantID, ids)
 }
 
 // ItemsByBarcode maps each known barcode among barcodes to its item.
@@ -336,8 +345,9 @@ func (r *readTx) ItemsByBarcode(ctx context.Context, tenantID uuid.UUID, barcode
 	rows, err := r.q.Query(ctx, `SELECT k.barcode, i.tenant_id, i.item_id, i.sku, i.name, i.unit, i.batch_tracked, i.expiry_tracked, i.changed,
 		(SELECT array_agg(b.barcode ORDER BY b.barcode COLLATE "C") FROM barcodes b
 		  WHERE b.tenant_id = i.tenant_id AND b.item_id = i.item_id)
-		FROM barcodes k JOIN items i ON i.tenant_id = k.tenant_id AND i.item_id = k.item_id
-		WHERE k.tenant_id = $1 AND k.barcode = ANY($2)`, tenantID, barcodes)
+		FROM `+probe("$2::text[]")+` CROSS JOIN LATERAL (
+			SELECT barcode, item_id FROM barcodes WHERE tenant_id = $1 AND barcode = q.v OFFSET 0) AS k
+		CROSS JOIN LATERAL (SELECT * FROM items WHERE tenant_id = $1 AND item_id = k.item_id OFFSET 0) AS i`, tenantID, barcodes)
 	if err != nil {
 		return nil, fmt.Errorf("select items by barcode: %w", err)
 	}
@@ -467,8 +477,9 @@ func (r *readTx) BatchesByCode(ctx context.Context, tenantID uuid.UUID, refs []l
 	for i, ref := range refs {
 		items[i], codes[i] = ref.ItemID, ref.Code
 	}
-	rows, err := r.q.Query(ctx, `SELECT `+batchColumns+` FROM batches
-		WHERE tenant_id = $1 AND (item_id, code) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))`, tenantID, items, codes)
+	rows, err := r.q.Query(ctx, `SELECT b.* FROM (SELECT DISTINCT * FROM unnest($2::uuid[], $3::text[])) AS q(i, c)
+		CROSS JOIN LATERAL (
+			SELECT `+batchColumns+` FROM batches WHERE tenant_id = $1 AND item_id = q.i AND code = q.c OFFSET 0) AS b`, tenantID, items, codes)
 	if err != nil {
 		return nil, fmt.Errorf("select batches by code: %w", err)
 	}
@@ -481,7 +492,8 @@ func (r *readTx) BatchesByCode(ctx context.Context, tenantID uuid.UUID, refs []l
 
 // BatchesByID returns the batches with the IDs.
 func (r *readTx) BatchesByID(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) ([]ledger.Batch, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+batchColumns+` FROM batches WHERE tenant_id = $1 AND batch_id = ANY($2)`, tenantID, ids)
+	rows, err := r.q.Query(ctx, `SELECT b.* FROM `+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
+		SELECT `+batchColumns+` FROM batches WHERE tenant_id = $1 AND batch_id = q.v OFFSET 0) AS b`, tenantID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("select batches by id: %w", err)
 	}

@@ -17,6 +17,20 @@ import (
 
 // keyArrays splits keys into the three column arrays that unnest joins
 // back into (location, item, batch) triples.
+// keyProbe is the FROM item of the distinct keys passed as $2, $3 and $4
+// (keyArrays) as k(l, i, b), for a LATERAL index probe per key.
+const keyProbe = `(SELECT DISTINCT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[])) AS k(l, i, b)`
+
+// probe returns the FROM item of the distinct values of an array parameter
+// (such as "$2::text[]") as q(v). Each query joins it to
+// "CROSS JOIN LATERAL (SELECT ... WHERE tenant_id = $1 AND col = q.v
+// OFFSET 0)": the OFFSET keeps the planner from flattening the subquery
+// into a join it could run as a scan of the tenant's rows, so every value
+// costs one index probe whatever the table statistics say.
+func probe(array string) string {
+	return `(SELECT DISTINCT unnest(` + array + `)) AS q(v)`
+}
+
 func keyArrays(keys []ledger.Key) (locs, items, batches []uuid.UUID) {
 	locs = make([]uuid.UUID, len(keys))
 	items = make([]uuid.UUID, len(keys))
@@ -164,8 +178,10 @@ func (r *readTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger
 		return out, nil
 	}
 	locs, items, batches := keyArrays(keys)
-	rows, err := r.q.Query(ctx, `SELECT location_id, item_id, batch_id, on_hand FROM balances
-		WHERE tenant_id = $1 AND (location_id, item_id, batch_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]))`,
+	rows, err := r.q.Query(ctx, `SELECT b.location_id, b.item_id, b.batch_id, b.on_hand
+		FROM `+keyProbe+` CROSS JOIN LATERAL (
+			SELECT location_id, item_id, batch_id, on_hand FROM balances
+			WHERE tenant_id = $1 AND location_id = k.l AND item_id = k.i AND batch_id = k.b OFFSET 0) AS b`,
 		tenantID, locs, items, batches)
 	if err != nil {
 		return nil, fmt.Errorf("select balances: %w", err)
@@ -240,9 +256,10 @@ func (w *writeTx) AddBalances(ctx context.Context, tenantID uuid.UUID, change in
 
 // OrderLines returns the lines of the given orders.
 func (r *readTx) OrderLines(ctx context.Context, tenantID uuid.UUID, orders []string) ([]ledger.OrderLine, error) {
-	rows, err := r.q.Query(ctx, `SELECT order_ref, item_id, batch_id, shipped, returned, first_position FROM order_lines
-		WHERE tenant_id = $1 AND order_ref = ANY($2)
-		ORDER BY order_ref COLLATE "C", first_position, item_id, batch_id`, tenantID, orders)
+	rows, err := r.q.Query(ctx, `SELECT l.order_ref, l.item_id, l.batch_id, l.shipped, l.returned, l.first_position
+		FROM `+probe("$2::text[]")+` CROSS JOIN LATERAL (
+			SELECT * FROM order_lines WHERE tenant_id = $1 AND order_ref = q.v OFFSET 0) AS l
+		ORDER BY l.order_ref COLLATE "C", l.first_position, l.item_id, l.batch_id`, tenantID, orders)
 	if err != nil {
 		return nil, fmt.Errorf("select order lines: %w", err)
 	}
@@ -302,10 +319,11 @@ func (r *readTx) CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []le
 		return []ledger.CountRecord{}, nil
 	}
 	locs, items, batches := keyArrays(keys)
-	rows, err := r.q.Query(ctx, `SELECT op_id, device_id, location_id, item_id, batch_id, effective_at, counted, expected, adjusted
-		FROM counts
-		WHERE tenant_id = $1 AND (location_id, item_id, batch_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]))
-		ORDER BY location_id, item_id, batch_id, effective_at, op_id`,
+	rows, err := r.q.Query(ctx, `SELECT c.op_id, c.device_id, c.location_id, c.item_id, c.batch_id, c.effective_at, c.counted, c.expected, c.adjusted
+		FROM `+keyProbe+` CROSS JOIN LATERAL (
+			SELECT * FROM counts
+			WHERE tenant_id = $1 AND location_id = k.l AND item_id = k.i AND batch_id = k.b OFFSET 0) AS c
+		ORDER BY c.location_id, c.item_id, c.batch_id, c.effective_at, c.op_id`,
 		tenantID, locs, items, batches)
 	if err != nil {
 		return nil, fmt.Errorf("select counts: %w", err)

@@ -45,9 +45,9 @@ func (r *readTx) LookupOps(ctx context.Context, tenantID, deviceID uuid.UUID, fr
 		SELECT `+opColumns+` FROM ops
 		WHERE tenant_id = $1 AND device_id = $2 AND seq BETWEEN $3 AND $4
 		UNION ALL
-		SELECT `+opColumns+` FROM ops
-		WHERE tenant_id = $1 AND canonical AND op_id = ANY($5)
-		  AND NOT (device_id = $2 AND seq BETWEEN $3 AND $4)
+		SELECT o.* FROM `+probe("$5::uuid[]")+` CROSS JOIN LATERAL (
+			SELECT `+opColumns+` FROM ops WHERE tenant_id = $1 AND canonical AND op_id = q.v OFFSET 0) AS o
+		WHERE NOT (o.device_id = $2 AND o.seq BETWEEN $3 AND $4)
 		ORDER BY device_id, seq`,
 		tenantID, deviceID, fromSeq, toSeq, opIDs)
 	if err != nil {

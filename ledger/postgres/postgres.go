@@ -3,8 +3,13 @@
 // Every writer of one tenant is serialized by a row lock on the tenant's row
 // (SELECT ... FOR UPDATE), held from the start of Store.Write to its commit,
 // so any number of servers may share one database. Bulk reads take arrays
-// (= ANY, unnest) so a merge costs a few round trips whatever its size, and
-// bulk writes use COPY or one unnest-based statement per table.
+// so a merge costs a few round trips whatever its size, and bulk writes use
+// COPY or one unnest-based statement per table.
+//
+// A bulk read probes an index once per distinct key (see probe): joined any
+// other way, the planner, misled by statistics that lag a fast-growing
+// tenant, may hash-join the keys against every row the tenant has, and a
+// merge would slow down as the ledger grows.
 package postgres
 
 import (

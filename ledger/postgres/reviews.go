@@ -16,10 +16,16 @@ import (
 
 // reviewSelect reads reviews (alias r) with their operations in one query,
 // the opening operation first (ord 0), the others in the order they joined.
-const reviewSelect = `SELECT r.tenant_id, r.review_id, r.kind, r.severity, r.status, r.op_id, r.device_id,
+const reviewSelect = reviewColumns + `reviews r` + reviewOpsJoin
+
+// reviewColumns and reviewOpsJoin surround the FROM item that yields the
+// reviews as r.
+const reviewColumns = `SELECT r.tenant_id, r.review_id, r.kind, r.severity, r.status, r.op_id, r.device_id,
 	r.location_id, r.item_id, r.batch_id, r.order_ref, r.evidence, r.suggestions, r.resolution, r.opened_at, r.changed,
 	o.op_ids, o.device_ids
-	FROM reviews r
+	FROM `
+
+const reviewOpsJoin = `
 	CROSS JOIN LATERAL (
 		SELECT array_agg(ro.op_id ORDER BY ro.ord, ro.op_id) AS op_ids,
 		       array_agg(ro.device_id ORDER BY ro.ord, ro.op_id) AS device_ids
@@ -95,15 +101,16 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 	if orders == nil {
 		orders = []string{}
 	}
-	// Two branches rather than one OR, so each uses its partial index.
-	return r.queryReviews(ctx, "open", reviewSelect+`
-		WHERE r.tenant_id = $1 AND r.review_id IN (
-			SELECT review_id FROM reviews
-			WHERE tenant_id = $1 AND status = 'open'
-			  AND (location_id, item_id, batch_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]))
+	// Two branches rather than one OR, so each probes its partial index.
+	return r.queryReviews(ctx, "open", reviewColumns+`(
+			SELECT open.review_id FROM `+keyProbe+` CROSS JOIN LATERAL (
+				SELECT review_id FROM reviews
+				WHERE tenant_id = $1 AND status = 'open' AND location_id = k.l AND item_id = k.i AND batch_id = k.b OFFSET 0) AS open
 			UNION
-			SELECT review_id FROM reviews
-			WHERE tenant_id = $1 AND status = 'open' AND order_ref = ANY($5))
+			SELECT open.review_id FROM `+probe("$5::text[]")+` CROSS JOIN LATERAL (
+				SELECT review_id FROM reviews WHERE tenant_id = $1 AND status = 'open' AND order_ref = q.v OFFSET 0) AS open
+		) AS found CROSS JOIN LATERAL (
+			SELECT * FROM reviews WHERE tenant_id = $1 AND review_id = found.review_id OFFSET 0) AS r`+reviewOpsJoin+`
 		ORDER BY r.opened_at, r.review_id`,
 		tenantID, locs, items, batches, orders)
 }

@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -344,13 +347,21 @@ func (r *readTx) LookupOps(ctx context.Context, tenantID, deviceID uuid.UUID, fr
 		UNION ALL
 		SELECT `+opCols+` FROM ops
 		WHERE tenant_id = ? AND canonical = 1 AND op_id IN (SELECT value FROM json_each(?))
-		  AND NOT (device_id = ? AND seq BETWEEN ? AND ?)
-		ORDER BY device_id, seq`,
+		  AND NOT (device_id = ? AND seq BETWEEN ? AND ?)`,
 		tenantID, deviceID, fromSeq, toSeq,
 		tenantID, jsonList(opIDs), deviceID, fromSeq, toSeq)
 	if err != nil {
 		return nil, fmt.Errorf("look up ops of device %s: %w", deviceID, err)
 	}
+	// Sorted here: an ORDER BY over the UNION ALL makes SQLite merge both
+	// branches in (device_id, seq) order, walking every op of the tenant
+	// instead of probing ops_op_id once per op_id.
+	slices.SortFunc(ops, func(a, b ledger.OpRecord) int {
+		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
 	return ops, nil
 }
 
@@ -557,11 +568,19 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 		  AND (r.location_id, r.item_id, r.batch_id) IN (SELECT value->>0, value->>1, value->>2 FROM json_each(?))
 		UNION
 		SELECT `+reviewCols+` FROM reviews r
-		WHERE r.tenant_id = ? AND r.status = 'open' AND r.order_ref IN (SELECT value FROM json_each(?))
-		ORDER BY 14, 1`, tenantID, jsonKeys(keys), tenantID, jsonList(orders))
+		WHERE r.tenant_id = ? AND r.status = 'open' AND r.order_ref IN (SELECT value FROM json_each(?))`,
+		tenantID, jsonKeys(keys), tenantID, jsonList(orders))
 	if err != nil {
 		return nil, fmt.Errorf("read open reviews: %w", err)
 	}
+	// Sorted here: with an ORDER BY SQLite walks every open review of the
+	// tenant in reviews_queue order instead of probing the partial indexes.
+	slices.SortFunc(rvs, func(a, b ledger.Review) int {
+		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
 	return rvs, nil
 }
 

@@ -49,6 +49,7 @@ var _ ledger.Store = (*Store)(nil)
 const writerPragmas = "_pragma=busy_timeout(10000)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
+	"&_pragma=cache_size(-262144)" +
 	"&_txlock=immediate"
 
 // readerPragmas make reader connections refuse writes, so a ReadTx can never
