@@ -191,7 +191,7 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 		return CatalogResult{}, &CatalogError{Rows: errs}
 	}
 	var res CatalogResult
-	err := l.store.Write(ctx, tenantID, func(tx Tx) error {
+	err := l.write(ctx, tenantID, func(tx Tx) error {
 		state := tx.Ledger()
 		change := state.NextChange
 		var rowErrs []RowError

@@ -16,6 +16,7 @@ import (
 // store's per-tenant lock, so any number of Ledgers may share one database.
 type Ledger struct {
 	store Store
+	queue writeQueue
 	now   func() time.Time
 	log   *slog.Logger
 }
@@ -85,7 +86,7 @@ func (l *Ledger) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Setti
 	if err := s.validate(); err != nil {
 		return err
 	}
-	return l.store.Write(ctx, tenantID, func(tx Tx) error { return tx.UpdateSettings(ctx, tenantID, s) })
+	return l.write(ctx, tenantID, func(tx Tx) error { return tx.UpdateSettings(ctx, tenantID, s) })
 }
 
 // Tenant returns a tenant. Returns CodeNotFound.
@@ -128,7 +129,7 @@ func (l *Ledger) RegisterDevice(ctx context.Context, tenantID uuid.UUID, in Devi
 		// store's unique index catches the rare clash.
 		d.BatchPrefix = strings.ToUpper(strings.ReplaceAll(d.ID.String(), "-", "")[24:30])
 	}
-	err := l.store.Write(ctx, tenantID, func(tx Tx) error {
+	err := l.write(ctx, tenantID, func(tx Tx) error {
 		whs, err := tx.Warehouses(ctx, tenantID, []string{in.Warehouse})
 		if err != nil {
 			return err
@@ -157,7 +158,7 @@ func (l *Ledger) Devices(ctx context.Context, tenantID uuid.UUID) (ds []Device, 
 // RevokeDevice marks a device revoked: its pushes are refused from then on.
 // Returns CodeNotFound.
 func (l *Ledger) RevokeDevice(ctx context.Context, tenantID, deviceID uuid.UUID) error {
-	return l.store.Write(ctx, tenantID, func(tx Tx) error {
+	return l.write(ctx, tenantID, func(tx Tx) error {
 		d, err := tx.Device(ctx, tenantID, deviceID)
 		if err != nil {
 			return err

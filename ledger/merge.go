@@ -34,7 +34,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 	}
 	now := l.clock()
 	var resp MergeResponse
-	err := l.store.Write(ctx, req.TenantID, func(tx Tx) error {
+	err := l.write(ctx, req.TenantID, func(tx Tx) error {
 		tenant, err := tx.Tenant(ctx, req.TenantID)
 		if err != nil {
 			return err

@@ -126,7 +126,7 @@ func decodeCursor(s string) (feedCursor, error) {
 // by op_id. Returns CodeNotFound.
 func (l *Ledger) NewLedgerID(ctx context.Context, tenantID uuid.UUID) (uuid.UUID, error) {
 	id := uuid.New()
-	err := l.store.Write(ctx, tenantID, func(tx Tx) error { return tx.SetLedgerID(ctx, tenantID, id) })
+	err := l.write(ctx, tenantID, func(tx Tx) error { return tx.SetLedgerID(ctx, tenantID, id) })
 	return id, err
 }
 

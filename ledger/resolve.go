@@ -29,7 +29,7 @@ func (l *Ledger) ResolveReview(ctx context.Context, tenantID, reviewID uuid.UUID
 	}
 	now := l.clock()
 	var out Review
-	err := l.store.Write(ctx, tenantID, func(tx Tx) error {
+	err := l.write(ctx, tenantID, func(tx Tx) error {
 		tenant, err := tx.Tenant(ctx, tenantID)
 		if err != nil {
 			return err
