@@ -397,3 +397,33 @@ func TestReadSeesOneSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUUIDParametersRoundTrip pins the UUID encode plans (uuid.go): single
+// values and slices arrive in PostgreSQL byte for byte, a nil slice as
+// NULL and an empty one as an empty array.
+func TestUUIDParametersRoundTrip(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := t.Context()
+	ids := []uuid.UUID{uuid.Must(uuid.NewV7()), uuid.Nil, uuid.MustParse("ffffffff-0000-4000-8000-0123456789ab")}
+	var text string
+	if err := s.Pool().QueryRow(ctx, `SELECT $1::uuid::text`, ids[2]).Scan(&text); err != nil || text != ids[2].String() {
+		t.Fatalf("single uuid arrived as %q (%v), want %s", text, err, ids[2])
+	}
+	var texts []string
+	if err := s.Pool().QueryRow(ctx, `SELECT array_agg(u::text ORDER BY n) FROM unnest($1::uuid[]) WITH ORDINALITY AS x(u, n)`, ids).Scan(&texts); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if i >= len(texts) || texts[i] != id.String() {
+			t.Fatalf("uuid slice arrived as %v, want %v", texts, ids)
+		}
+	}
+	var isNull bool
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT $1::uuid[] IS NULL, cardinality($2::uuid[])`, []uuid.UUID(nil), []uuid.UUID{}).Scan(&isNull, &n); err != nil {
+		t.Fatal(err)
+	}
+	if !isNull || n != 0 {
+		t.Fatalf("nil slice NULL = %v, empty slice cardinality = %d; want true, 0", isNull, n)
+	}
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -44,10 +45,31 @@ func (u *pgUUID) ScanUUID(v pgtype.UUID) error {
 }
 
 func tryWrapUUIDEncodePlan(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
-	if v, ok := value.(uuid.UUID); ok {
+	switch v := value.(type) {
+	case uuid.UUID:
 		return &wrapUUIDEncodePlan{}, pgUUID(v), true
+	case []uuid.UUID:
+		// Left to pgx, a slice is walked through reflection, element by
+		// element; as a FlatArray of pgUUID it is indexed directly.
+		return &wrapUUIDSliceEncodePlan{}, pgUUIDs(v), true
 	}
 	return nil, nil, false
+}
+
+// pgUUIDs views a slice of UUIDs as pgUUIDs (the same bytes) without a copy.
+func pgUUIDs(v []uuid.UUID) pgtype.FlatArray[pgUUID] {
+	if v == nil {
+		return nil
+	}
+	return unsafe.Slice((*pgUUID)(unsafe.SliceData(v)), len(v))
+}
+
+type wrapUUIDSliceEncodePlan struct{ next pgtype.EncodePlan }
+
+func (p *wrapUUIDSliceEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
+
+func (p *wrapUUIDSliceEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
+	return p.next.Encode(pgUUIDs(value.([]uuid.UUID)), buf)
 }
 
 type wrapUUIDEncodePlan struct{ next pgtype.EncodePlan }
