@@ -32,6 +32,9 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 	if len(req.Ops) > 0 && req.Ops[0].Seq <= 0 {
 		return MergeResponse{}, Errorf(CodeInvalid, "seq starts at 1, got %d", req.Ops[0].Seq)
 	}
+	// What needs no ledger state is done before waiting for the lock, so
+	// that under load it overlaps another push's database work.
+	prepared := prepareOps(req.Ops)
 	now := l.clock()
 	var resp MergeResponse
 	err := l.write(ctx, req.TenantID, func(tx Tx) error {
@@ -56,7 +59,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		dev.LastSeenAt = now
 		w := newWork(ctx, tx, tenant, now)
 		m := &merger{work: w, dev: &dev, knownAcked: req.KnownAckedSeq}
-		results, err := m.run(req.Ops)
+		results, err := m.run(prepared)
 		if err != nil {
 			return err
 		}
@@ -82,13 +85,34 @@ type merger struct {
 	knownAcked *int64
 }
 
-func (m *merger) run(ops []Operation) ([]Result, error) {
-	results := make([]Result, len(ops))
-	if len(ops) == 0 {
+// preparedOp is an operation with what merging it needs that no ledger
+// state changes: its normalized form, canonical payload and hash, and
+// what Validate says of it.
+type preparedOp struct {
+	Operation
+	payload, hash []byte
+	invalid       error
+}
+
+// prepareOps normalizes each operation and computes its canonical payload.
+func prepareOps(ops []Operation) []preparedOp {
+	out := make([]preparedOp, len(ops))
+	for i, op := range ops {
+		op = op.normalize()
+		payload, hash := op.canonicalPayload()
+		out[i] = preparedOp{Operation: op, payload: payload, hash: hash, invalid: op.Validate()}
+	}
+	return out
+}
+
+func (m *merger) run(prepared []preparedOp) ([]Result, error) {
+	results := make([]Result, len(prepared))
+	if len(prepared) == 0 {
 		return results, nil
 	}
-	for i := range ops {
-		ops[i] = ops[i].normalize()
+	ops := make([]Operation, len(prepared))
+	for i, p := range prepared {
+		ops[i] = p.Operation
 	}
 
 	// The one deduplication lookup: the replayed seq range and every op_id.
@@ -120,8 +144,8 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 	// Only valid operations reach the catalog: a value no store can hold
 	// as text must never reach a query.
 	var fresh []Operation
-	for _, op := range ops {
-		if op.Seq > m.dev.AckedSeq && op.Validate() == nil {
+	for _, p := range prepared {
+		if op := p.Operation; op.Seq > m.dev.AckedSeq && p.invalid == nil {
 			fresh = append(fresh, op)
 		}
 	}
@@ -133,7 +157,7 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 	}
 
 	for i, op := range ops {
-		payload, hash := op.canonicalPayload()
+		payload, hash := prepared[i].payload, prepared[i].hash
 		if op.Seq <= m.dev.AckedSeq {
 			res, err := m.replay(op, bySeq, payload, hash)
 			if err != nil {
@@ -168,7 +192,7 @@ func (m *merger) run(ops []Operation) ([]Result, error) {
 		} else {
 			rec.Canonical = true
 			m.opsByID[op.OpID] = rec
-			if err := m.merge(op, rec); err != nil {
+			if err := m.merge(op, prepared[i].invalid, rec); err != nil {
 				return nil, err
 			}
 		}
@@ -294,9 +318,9 @@ func (m *merger) preload(ops []Operation) error {
 }
 
 // merge validates one new operation against the catalog and applies it,
-// filling rec's result.
-func (m *merger) merge(op Operation, rec *OpRecord) error {
-	if err := op.Validate(); err != nil {
+// filling rec's result. invalid is what op.Validate returned.
+func (m *merger) merge(op Operation, invalid error, rec *OpRecord) error {
+	if err := invalid; err != nil {
 		rec.Result = Result{Status: StatusRejected, Code: ErrorCode(err), Message: ErrorMessage(err)}
 		return nil
 	}
