@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 )
 
 // Merge merges one push from one device in one transaction and returns one
@@ -58,7 +59,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		}
 		dev.LastSeenAt = now
 		w := newWork(ctx, tx, tenant, now)
-		m := &merger{work: w, dev: &dev, knownAcked: req.KnownAckedSeq}
+		m := &merger{work: w, store: l.store, dev: &dev, knownAcked: req.KnownAckedSeq}
 		results, err := m.run(prepared)
 		if err != nil {
 			return err
@@ -81,6 +82,8 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 // merger merges one device's push.
 type merger struct {
 	*work
+	// store serves preloadState's reads beside the transaction.
+	store      Store
 	dev        *Device
 	knownAcked *int64
 }
@@ -305,16 +308,61 @@ func (m *merger) preload(ops []Operation) error {
 			orders = append(orders, op.Order)
 		}
 	}
-	if err := m.preloadBalances(keys); err != nil {
-		return err
+	return m.preloadState(keys, orders)
+}
+
+// preloadState reads the balances, counts and open reviews on the keys and
+// the lines of the orders: four queries at once, each on a read snapshot
+// of its own, so that they use the database's cores (and the server's) in
+// parallel instead of one after another on the transaction's connection.
+//
+// A snapshot taken now holds exactly what the transaction would read: the
+// tenant's ledger lock is held, so no other writer can commit ledger rows
+// of the tenant until this one does, and the transaction has written
+// nothing yet (writes wait for flush).
+func (m *merger) preloadState(keys []Key, orders []string) error {
+	var (
+		tid          = m.tenantID()
+		balanceKeys  = m.missingBalances(keys)
+		countKeys    = m.missingCounts(keys)
+		lineOrders   = m.missingOrders(orders)
+		rvKeys, rvOr = m.missingReviews(keys, orders)
+
+		balances map[Key]int64
+		counts   []CountRecord
+		lines    []OrderLine
+		reviews  []Review
+	)
+	g, ctx := errgroup.WithContext(m.ctx)
+	read := func(need bool, fn func(ReadTx) error) {
+		if need {
+			g.Go(func() error { return m.store.Read(ctx, fn) })
+		}
 	}
-	if err := m.preloadCounts(keys); err != nil {
+	read(len(balanceKeys) > 0, func(tx ReadTx) (err error) {
+		balances, err = tx.Balances(ctx, tid, balanceKeys)
 		return err
-	}
-	if err := m.preloadOrders(orders); err != nil {
+	})
+	read(len(countKeys) > 0, func(tx ReadTx) (err error) {
+		counts, err = tx.CountsOnKeys(ctx, tid, countKeys)
 		return err
+	})
+	read(len(lineOrders) > 0, func(tx ReadTx) (err error) {
+		lines, err = tx.OrderLines(ctx, tid, lineOrders)
+		return err
+	})
+	read(len(rvKeys) > 0 || len(rvOr) > 0, func(tx ReadTx) (err error) {
+		reviews, err = tx.OpenReviews(ctx, tid, rvKeys, rvOr)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("preload ledger state: %w", err)
 	}
-	return m.preloadReviews(keys, orders)
+	m.absorbBalances(balanceKeys, balances)
+	m.absorbCounts(countKeys, counts)
+	m.absorbOrders(lineOrders, lines)
+	m.absorbReviews(reviews)
+	return nil
 }
 
 // merge validates one new operation against the catalog and applies it,

@@ -372,12 +372,7 @@ func (w *work) describe(k Key, ev *Evidence) {
 // --- balances and movements ---
 
 func (w *work) preloadBalances(keys []Key) error {
-	var missing []Key
-	for _, k := range keys {
-		if _, ok := w.balances[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
+	missing := w.missingBalances(keys)
 	if len(missing) == 0 {
 		return nil
 	}
@@ -385,10 +380,24 @@ func (w *work) preloadBalances(keys []Key) error {
 	if err != nil {
 		return err
 	}
+	w.absorbBalances(missing, got)
+	return nil
+}
+
+func (w *work) missingBalances(keys []Key) []Key {
+	var missing []Key
+	for _, k := range keys {
+		if _, ok := w.balances[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+func (w *work) absorbBalances(missing []Key, got map[Key]int64) {
 	for _, k := range missing {
 		w.balances[k] = got[k]
 	}
-	return nil
 }
 
 func (w *work) balance(k Key) (int64, error) {
@@ -472,12 +481,7 @@ func (w *work) movementsOfOp(opID uuid.UUID) ([]Movement, error) {
 // --- orders ---
 
 func (w *work) preloadOrders(orders []string) error {
-	var missing []string
-	for _, o := range orders {
-		if _, ok := w.orders[o]; !ok {
-			missing = append(missing, o)
-		}
-	}
+	missing := w.missingOrders(orders)
 	if len(missing) == 0 {
 		return nil
 	}
@@ -485,13 +489,27 @@ func (w *work) preloadOrders(orders []string) error {
 	if err != nil {
 		return err
 	}
+	w.absorbOrders(missing, rows)
+	return nil
+}
+
+func (w *work) missingOrders(orders []string) []string {
+	var missing []string
+	for _, o := range orders {
+		if _, ok := w.orders[o]; !ok && !slices.Contains(missing, o) {
+			missing = append(missing, o)
+		}
+	}
+	return missing
+}
+
+func (w *work) absorbOrders(missing []string, rows []OrderLine) {
 	for _, o := range missing {
 		w.orders[o] = map[lineRef]*OrderLine{}
 	}
 	for _, l := range rows {
 		w.orders[l.Order][lineRef{l.ItemID, l.BatchID}] = &l
 	}
-	return nil
 }
 
 // orderLines returns the lines of one order for one item, in shipment order.
@@ -536,12 +554,7 @@ func (w *work) orderLine(order string, itemID, batchID uuid.UUID) (*OrderLine, e
 // --- counts ---
 
 func (w *work) preloadCounts(keys []Key) error {
-	var missing []Key
-	for _, k := range keys {
-		if _, ok := w.counts[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
+	missing := w.missingCounts(keys)
 	if len(missing) == 0 {
 		return nil
 	}
@@ -549,6 +562,21 @@ func (w *work) preloadCounts(keys []Key) error {
 	if err != nil {
 		return err
 	}
+	w.absorbCounts(missing, rows)
+	return nil
+}
+
+func (w *work) missingCounts(keys []Key) []Key {
+	var missing []Key
+	for _, k := range keys {
+		if _, ok := w.counts[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+func (w *work) absorbCounts(missing []Key, rows []CountRecord) {
 	for _, k := range missing {
 		w.counts[k] = []*CountRecord{}
 	}
@@ -558,7 +586,6 @@ func (w *work) preloadCounts(keys []Key) error {
 	for _, k := range missing {
 		sortCounts(w.counts[k])
 	}
-	return nil
 }
 
 func sortCounts(cs []*CountRecord) {
@@ -586,6 +613,21 @@ func (w *work) addCount(c *CountRecord) {
 // --- reviews ---
 
 func (w *work) preloadReviews(keys []Key, orders []string) error {
+	mk, mo := w.missingReviews(keys, orders)
+	if len(mk) == 0 && len(mo) == 0 {
+		return nil
+	}
+	rows, err := w.tx.OpenReviews(w.ctx, w.tenantID(), mk, mo)
+	if err != nil {
+		return err
+	}
+	w.absorbReviews(rows)
+	return nil
+}
+
+// missingReviews returns the keys and orders whose open reviews are not
+// loaded yet, and marks them loaded.
+func (w *work) missingReviews(keys []Key, orders []string) ([]Key, []string) {
 	var mk []Key
 	var mo []string
 	for _, k := range keys {
@@ -600,17 +642,13 @@ func (w *work) preloadReviews(keys []Key, orders []string) error {
 			w.reviewsByOrder[o] = true
 		}
 	}
-	if len(mk) == 0 && len(mo) == 0 {
-		return nil
-	}
-	rows, err := w.tx.OpenReviews(w.ctx, w.tenantID(), mk, mo)
-	if err != nil {
-		return err
-	}
+	return mk, mo
+}
+
+func (w *work) absorbReviews(rows []Review) {
 	for _, r := range rows {
 		w.addReview(&r)
 	}
-	return nil
 }
 
 // addReview adds a review to the working set, unless a (newer) copy is
