@@ -373,3 +373,17 @@ func TestOptimisticStock(t *testing.T) {
 		{"A2", "PAINT", "L-1"}:  {3, 3},
 	})
 }
+
+func TestRecordAfterCloseFails(t *testing.T) {
+	f := setup(t)
+	if err := f.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.Record(context.Background(), pick("BOLT", 1, "A1")); err == nil {
+		t.Fatal("Record on a closed client succeeded")
+	}
+	f.open(t)
+	if r := f.record(t, pick("BOLT", 1, "A1")); r.Op.Seq != 1 {
+		t.Fatalf("after reopening, the first record got seq %d, want 1", r.Op.Seq)
+	}
+}

@@ -112,23 +112,23 @@ func (c *Client) Record(ctx context.Context, in OpInput) (Recorded, error) {
 
 	var rec Recorded
 	err = c.write(ctx, func(tx *sql.Tx) error {
-		st, err := loadState(ctx, tx)
-		if err != nil {
-			return err
+		var prefix string
+		var pulled bool
+		if err := txScan(ctx, tx, c.stmts.recordState, nil, &op.Seq, &prefix, &pulled); err != nil {
+			return fmt.Errorf("read device state: %w", err)
 		}
-		op.Seq = st.NextSeq
-		cat, err := checkCatalog(ctx, tx, op)
+		cat, err := checkCatalog(catalogTx{ctx: ctx, tx: tx, s: c.stmts}, op, pulled)
 		if err != nil {
 			return err
 		}
 		rec = Recorded{Op: op, Batch: op.Batch, Warnings: cat.warnings}
-		if cat.item != nil && cat.item.BatchTracked && op.Kind == syncproto.KindReceive && op.Batch == "" && st.BatchPrefix != "" {
+		if cat.item != nil && cat.item.BatchTracked && op.Kind == syncproto.KindReceive && op.Batch == "" && prefix != "" {
 			// The payload keeps the batch empty, as scanned: the server
 			// generates the same code from the same inputs.
-			rec.Batch = syncproto.GeneratedBatchCode(st.BatchPrefix, op.OpID, op.OccurredAt)
+			rec.Batch = syncproto.GeneratedBatchCode(prefix, op.OpID, op.OccurredAt)
 			rec.GeneratedBatch = true
 		}
-		return insertOp(ctx, tx, op, rec, now)
+		return c.insertOp(ctx, tx, op, rec, now)
 	})
 	if err != nil {
 		var pe *syncproto.Error
@@ -140,7 +140,9 @@ func (c *Client) Record(ctx context.Context, in OpInput) (Recorded, error) {
 	return rec, nil
 }
 
-func insertOp(ctx context.Context, tx *sql.Tx, op syncproto.Op, rec Recorded, now time.Time) error {
+// insertOp stores the operation under op.Seq and moves the seq counter
+// past it.
+func (c *Client) insertOp(ctx context.Context, tx *sql.Tx, op syncproto.Op, rec Recorded, now time.Time) error {
 	payload, err := payloadOf(op)
 	if err != nil {
 		return err
@@ -153,12 +155,11 @@ func insertOp(ctx context.Context, tx *sql.Tx, op syncproto.Op, rec Recorded, no
 	if rec.GeneratedBatch {
 		localBatch = rec.Batch
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ops (op_id, seq, kind, payload, occurred_at, recorded_at, local_batch, warnings)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := txExec(ctx, tx, c.stmts.insertOp,
 		op.OpID.String(), op.Seq, op.Kind, string(payload), micros(op.OccurredAt), micros(now), localBatch, string(warnings)); err != nil {
 		return fmt.Errorf("insert op: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE device_state SET next_seq = ? WHERE id = 1`, op.Seq+1); err != nil {
+	if _, err := txExec(ctx, tx, c.stmts.advanceSeq, op.Seq+1); err != nil {
 		return fmt.Errorf("advance seq: %w", err)
 	}
 	return nil
@@ -325,17 +326,62 @@ type catalogCheck struct {
 	warnings []Warning
 }
 
+// catalogTx looks up the pulled catalog inside Record's transaction with
+// the prepared statements. Its items carry what the checks need: SKU and
+// flags, no name, unit or barcodes.
+type catalogTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	s   *stmts
+}
+
+func (c catalogTx) item(st *sql.Stmt, ref string) (*syncproto.Item, error) {
+	var it syncproto.Item
+	err := txScan(c.ctx, c.tx, st, []any{ref}, &it.SKU, &it.BatchTracked, &it.ExpiryTracked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up item %q: %w", ref, err)
+	}
+	return &it, nil
+}
+
+func (c catalogTx) itemBySKU(sku string) (*syncproto.Item, error) { return c.item(c.s.itemBySKU, sku) }
+
+func (c catalogTx) itemByBarcode(barcode string) (*syncproto.Item, error) {
+	return c.item(c.s.itemByBarcode, barcode)
+}
+
+func (c catalogTx) hasLocation(code string) (bool, error) {
+	var known bool
+	if err := txScan(c.ctx, c.tx, c.s.hasLocation, []any{code}, &known); err != nil {
+		return false, fmt.Errorf("look up location: %w", err)
+	}
+	return known, nil
+}
+
+// batchExpiry returns the pulled batch's expiry and whether it is known.
+func (c catalogTx) batchExpiry(sku, code string) (string, bool, error) {
+	var expiry string
+	err := txScan(c.ctx, c.tx, c.s.batchExpiry, []any{sku, code}, &expiry)
+	switch {
+	case err == nil:
+		return expiry, true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	}
+	return "", false, fmt.Errorf("look up batch: %w", err)
+}
+
 // checkCatalog applies the server's item rules (batch and expiry) when the
 // pulled catalog knows the item, and lists as warnings the references the
 // server would hold the operation for. It mirrors how the server resolves
 // an item: by SKU when one is given, else by barcode; a barcode that names
 // another item than the SKU is a mistake in the scan and is refused.
-func checkCatalog(ctx context.Context, tx *sql.Tx, op syncproto.Op) (catalogCheck, error) {
+// pulled says whether the device has pulled a catalog at all.
+func checkCatalog(cat catalogTx, op syncproto.Op, pulled bool) (catalogCheck, error) {
 	var cc catalogCheck
-	var pulled bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM items)`).Scan(&pulled); err != nil {
-		return cc, fmt.Errorf("look up the catalog: %w", err)
-	}
 	hint := ""
 	if !pulled {
 		hint = " (this device has not pulled a catalog yet: sync it)"
@@ -345,7 +391,7 @@ func checkCatalog(ctx context.Context, tx *sql.Tx, op syncproto.Op) (catalogChec
 			Message: fmt.Sprintf("unknown %s %q: recorded, and the server will hold it until a manager maps it%s", strings.ReplaceAll(field, "_", " "), v, hint)})
 	}
 	if op.SKU != "" {
-		it, err := itemBySKU(ctx, tx, op.SKU)
+		it, err := cat.itemBySKU(op.SKU)
 		if err != nil {
 			return cc, err
 		}
@@ -355,7 +401,7 @@ func checkCatalog(ctx context.Context, tx *sql.Tx, op syncproto.Op) (catalogChec
 		}
 	}
 	if op.Barcode != "" {
-		byBarcode, err := itemByBarcode(ctx, tx, op.Barcode)
+		byBarcode, err := cat.itemByBarcode(op.Barcode)
 		if err != nil {
 			return cc, err
 		}
@@ -372,22 +418,22 @@ func checkCatalog(ctx context.Context, tx *sql.Tx, op syncproto.Op) (catalogChec
 		if l.code == "" {
 			continue
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM locations WHERE code = ?`, l.code).Scan(&n); err != nil {
-			return cc, fmt.Errorf("look up location: %w", err)
+		known, err := cat.hasLocation(l.code)
+		if err != nil {
+			return cc, err
 		}
-		if n == 0 {
+		if !known {
 			unknown(l.field, l.code)
 		}
 	}
 	if cc.item == nil {
 		return cc, nil
 	}
-	return cc, checkItem(ctx, tx, op, cc.item)
+	return cc, checkItem(cat, op, cc.item)
 }
 
 // checkItem mirrors the server's batch and expiry rules for a known item.
-func checkItem(ctx context.Context, tx *sql.Tx, op syncproto.Op, it *syncproto.Item) error {
+func checkItem(cat catalogTx, op syncproto.Op, it *syncproto.Item) error {
 	if !it.BatchTracked {
 		if op.Batch != "" {
 			return refuse(syncproto.CodeBatchNotTracked, "%s is not batch-tracked; scan it without a batch", it.SKU)
@@ -413,12 +459,9 @@ func checkItem(ctx context.Context, tx *sql.Tx, op syncproto.Op, it *syncproto.I
 	expiry := ""
 	known := false
 	if op.Batch != "" {
-		err := tx.QueryRowContext(ctx, `SELECT expiry FROM batches WHERE sku = ? AND code = ?`, it.SKU, op.Batch).Scan(&expiry)
-		switch {
-		case err == nil:
-			known = true
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("look up batch: %w", err)
+		var err error
+		if expiry, known, err = cat.batchExpiry(it.SKU, op.Batch); err != nil {
+			return err
 		}
 	}
 	if known && expiry != "" && op.Expiry != "" && expiry != op.Expiry {

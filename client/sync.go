@@ -728,40 +728,8 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 				return err
 			}
 		}
-		for _, it := range page.Items {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO items (sku, name, unit, batch_tracked, expiry_tracked) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (sku) DO UPDATE SET name = excluded.name, unit = excluded.unit,
-					batch_tracked = excluded.batch_tracked, expiry_tracked = excluded.expiry_tracked`,
-				it.SKU, it.Name, it.Unit, it.BatchTracked, it.ExpiryTracked); err != nil {
-				return fmt.Errorf("item %s: %w", it.SKU, err)
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM barcodes WHERE sku = ?`, it.SKU); err != nil {
-				return err
-			}
-			for _, b := range it.Barcodes {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO barcodes (barcode, sku) VALUES (?, ?)
-					ON CONFLICT (barcode) DO UPDATE SET sku = excluded.sku`, b, it.SKU); err != nil {
-					return fmt.Errorf("barcode %s: %w", b, err)
-				}
-			}
-		}
-		for _, b := range page.Batches {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (sku, code, expiry) VALUES (?, ?, ?)
-				ON CONFLICT (sku, code) DO UPDATE SET expiry = excluded.expiry`, b.SKU, b.Code, b.Expiry); err != nil {
-				return fmt.Errorf("batch %s/%s: %w", b.SKU, b.Code, err)
-			}
-		}
-		for _, l := range page.Locations {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO locations (code) VALUES (?) ON CONFLICT DO NOTHING`, l.Code); err != nil {
-				return fmt.Errorf("location %s: %w", l.Code, err)
-			}
-		}
-		for _, b := range page.Balances {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO balances (location, sku, batch, on_hand) VALUES (?, ?, ?, ?)
-				ON CONFLICT (location, sku, batch) DO UPDATE SET on_hand = excluded.on_hand`,
-				b.Location, b.SKU, b.Batch, b.OnHand); err != nil {
-				return fmt.Errorf("balance %s/%s/%s: %w", b.Location, b.SKU, b.Batch, err)
-			}
+		if err := c.applyRows(ctx, tx, page); err != nil {
+			return err
 		}
 		for _, d := range page.Decisions {
 			if err := upsertDecision(ctx, tx, d); err != nil {
@@ -828,6 +796,60 @@ func (c *Client) applyPage(ctx context.Context, page syncproto.PullResponse, rep
 	}
 	rep.Pulled += rows
 	return ap, nil
+}
+
+// applyRows upserts a page's catalog rows and balances with the prepared
+// statements.
+func (c *Client) applyRows(ctx context.Context, tx *sql.Tx, page syncproto.PullResponse) error {
+	if len(page.Items) > 0 {
+		upsertItem := tx.StmtContext(ctx, c.stmts.upsertItem)
+		defer upsertItem.Close()
+		deleteBarcodes := tx.StmtContext(ctx, c.stmts.deleteBarcodes)
+		defer deleteBarcodes.Close()
+		upsertBarcode := tx.StmtContext(ctx, c.stmts.upsertBarcode)
+		defer upsertBarcode.Close()
+		for _, it := range page.Items {
+			if _, err := upsertItem.ExecContext(ctx, it.SKU, it.Name, it.Unit, it.BatchTracked, it.ExpiryTracked); err != nil {
+				return fmt.Errorf("item %s: %w", it.SKU, err)
+			}
+			if _, err := deleteBarcodes.ExecContext(ctx, it.SKU); err != nil {
+				return err
+			}
+			for _, b := range it.Barcodes {
+				if _, err := upsertBarcode.ExecContext(ctx, b, it.SKU); err != nil {
+					return fmt.Errorf("barcode %s: %w", b, err)
+				}
+			}
+		}
+	}
+	if len(page.Batches) > 0 {
+		upsertBatch := tx.StmtContext(ctx, c.stmts.upsertBatch)
+		defer upsertBatch.Close()
+		for _, b := range page.Batches {
+			if _, err := upsertBatch.ExecContext(ctx, b.SKU, b.Code, b.Expiry); err != nil {
+				return fmt.Errorf("batch %s/%s: %w", b.SKU, b.Code, err)
+			}
+		}
+	}
+	if len(page.Locations) > 0 {
+		insertLocation := tx.StmtContext(ctx, c.stmts.insertLocation)
+		defer insertLocation.Close()
+		for _, l := range page.Locations {
+			if _, err := insertLocation.ExecContext(ctx, l.Code); err != nil {
+				return fmt.Errorf("location %s: %w", l.Code, err)
+			}
+		}
+	}
+	if len(page.Balances) > 0 {
+		upsertBalance := tx.StmtContext(ctx, c.stmts.upsertBalance)
+		defer upsertBalance.Close()
+		for _, b := range page.Balances {
+			if _, err := upsertBalance.ExecContext(ctx, b.Location, b.SKU, b.Batch, b.OnHand); err != nil {
+				return fmt.Errorf("balance %s/%s/%s: %w", b.Location, b.SKU, b.Batch, err)
+			}
+		}
+	}
+	return nil
 }
 
 // moveSeqsPast keeps the seqs this device assigns from now on after the
