@@ -101,18 +101,23 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 	if orders == nil {
 		orders = []string{}
 	}
-	// Two branches rather than one OR, so each probes its partial index.
-	return r.queryReviews(ctx, "open", reviewColumns+`(
-			SELECT open.review_id FROM `+keyProbe+` CROSS JOIN LATERAL (
-				SELECT review_id FROM reviews
+	// Two branches rather than one OR, so each probes its partial index. A
+	// review on one of the keys that also names one of the orders comes
+	// from both: the second copy is dropped here.
+	found, err := r.queryReviews(ctx, "open", reviewColumns+`(
+			SELECT open.* FROM `+keyProbe+` CROSS JOIN LATERAL (
+				SELECT * FROM reviews
 				WHERE tenant_id = $1 AND status = 'open' AND location_id = k.l AND item_id = k.i AND batch_id = k.b OFFSET 0) AS open
-			UNION
-			SELECT open.review_id FROM `+probe("$5::text[]")+` CROSS JOIN LATERAL (
-				SELECT review_id FROM reviews WHERE tenant_id = $1 AND status = 'open' AND order_ref = q.v OFFSET 0) AS open
-		) AS found CROSS JOIN LATERAL (
-			SELECT * FROM reviews WHERE tenant_id = $1 AND review_id = found.review_id OFFSET 0) AS r`+reviewOpsJoin+`
+			UNION ALL
+			SELECT open.* FROM `+probe("$5::text[]")+` CROSS JOIN LATERAL (
+				SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND order_ref = q.v OFFSET 0) AS open
+		) AS r`+reviewOpsJoin+`
 		ORDER BY r.opened_at, r.review_id`,
 		tenantID, locs, items, batches, orders)
+	if err != nil {
+		return nil, err
+	}
+	return slices.CompactFunc(found, func(a, b ledger.Review) bool { return a.ID == b.ID }), nil
 }
 
 // QueryReviews returns reviews matching f, ordered by opening time and ID.
