@@ -101,7 +101,8 @@ type ReadTx interface {
 	// balance row; missing keys are zero.
 	Balances(ctx context.Context, tenantID uuid.UUID, keys []Key) (map[Key]int64, error)
 	// StockAsOf sums the movements of key whose effective time is at or
-	// before at.
+	// before at. A balance always equals the sum of its key's movements,
+	// so a store may answer with the balance less the movements after at.
 	StockAsOf(ctx context.Context, tenantID uuid.UUID, key Key, at time.Time) (int64, error)
 	// MovementsBetween returns the movements of key with from <= effective
 	// time <= to, ordered by position.
