@@ -28,8 +28,8 @@ lint: ## gofmt check, go vet, golangci-lint (.golangci.yml)
 	go vet ./...
 	go run $(GOLANGCI_LINT) run ./...
 
-bench: ## run the benchmarks (merge vs raw writes; PostgreSQL on TEST_DATABASE_URL), see docs/benchmarks.md
-	STOCKSYNC_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' go test -run '^$$' -bench . -benchtime 30x -count 3 ./...
+bench: ## the shift-end benchmarks at full size, by hand (PostgreSQL on TEST_DATABASE_URL; BENCH_FLAGS='--devices 40 --ops 1000' for less), see docs/benchmarks.md
+	go run ./cmd/stocksync bench --db '$(TEST_DATABASE_URL)' $(BENCH_FLAGS)
 
 sim: ## the fault simulation, SEEDS seeds per store (default 1000; PostgreSQL on TEST_DATABASE_URL), see docs/reliability.md
 	STOCKSYNC_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' go test -count=1 -timeout 2h ./sim -run 'TestSimulation$$' -sim.seeds=$(or $(SEEDS),1000)

@@ -106,6 +106,8 @@ type Main struct {
 
 	// device is the configuration of the device commands.
 	device deviceCommand
+	// bench is the configuration of 'stocksync bench' (bench.go).
+	bench benchConfig
 
 	store  ledger.Store
 	ledger *ledger.Ledger
@@ -158,11 +160,12 @@ var commands = []struct{ name, summary string }{
 	{"migrate", "create or upgrade the database schema"},
 	{"demo", "seed a demo tenant through the server: a catalog, three handhelds, a shift with conflicts"},
 	{"simulate", "drive N simulated handhelds against a server, or run the fault simulation (--seeds)"},
+	{"bench", "run the shift-end benchmarks: each figure against a baseline timed in the same run, then the invariants"},
 }
 
 // plannedCommands are named in DESIGN.md and built by later issues; they get
 // a clearer message than an unknown word.
-var plannedCommands = []string{"bench"}
+var plannedCommands = []string{}
 
 func (m *Main) usage() {
 	w := m.Stderr
@@ -171,7 +174,9 @@ func (m *Main) usage() {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nNot built yet: %s.\n", strings.Join(plannedCommands, ", "))
+	if len(plannedCommands) > 0 {
+		fmt.Fprintf(w, "\nNot built yet: %s.\n", strings.Join(plannedCommands, ", "))
+	}
 	fmt.Fprintf(w, "\nFlags of every command:\n")
 	fmt.Fprintf(w, "  --db          SQLite file path or postgres:// URL (env STOCKSYNC_DB, default %s)\n", DefaultDB)
 	fmt.Fprintf(w, "  --log-format  text or json (env STOCKSYNC_LOG_FORMAT, default text)\n")
@@ -208,6 +213,13 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		// The device commands run a handheld's own database, not the
 		// server's, so they parse their own flags (device.go).
 		if err := m.parseDeviceFlags(args[1:]); err != nil {
+			return err
+		}
+		m.Logger = m.newLogger()
+		return nil
+	case "bench":
+		// bench's --db is the PostgreSQL database to benchmark (bench.go).
+		if err := m.parseBenchFlags(args[1:]); err != nil {
 			return err
 		}
 		m.Logger = m.newLogger()
@@ -352,6 +364,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runTenant(ctx)
 	case "simulate":
 		return m.runSimulate(ctx)
+	case "bench":
+		return m.runBench(ctx)
 	}
 	return usageError("unknown command %q", m.Command)
 }

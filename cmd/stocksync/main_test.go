@@ -268,7 +268,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no command", nil, ExitUsage, []string{"Usage:", "no command given"}},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, []string{"Usage:", `unknown command "frobnicate"`}},
-		{"planned command", []string{"bench"}, ExitUsage, []string{"bench is not built yet"}},
+		{"bench bad size", []string{"bench", "--devices", "0"}, ExitUsage, []string{"--devices must be from 1"}},
 		{"bad serve address", []string{"serve", "--addr", "nowhere"}, ExitUsage, []string{"--addr must be host:port"}},
 		{"bad serve port", []string{"serve", "--addr", ":99999"}, ExitUsage, []string{"is not a number from 0 to 65535"}},
 		{"tenant without action", []string{"tenant"}, ExitUsage, []string{"tenant needs an action"}},
