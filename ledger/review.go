@@ -21,6 +21,13 @@ const (
 	ReviewExpiredBatch     ReviewKind = "expired_batch"
 )
 
+// CountReviewKind reports whether reviews of kind k are about one count
+// (opened by it): Store.OpenReviews leaves them out, and a merge looks them
+// up by their count.
+func CountReviewKind(k ReviewKind) bool {
+	return k == ReviewCountVariance || k == ReviewCountAmbiguous
+}
+
 // Severity ranks reviews for a manager's queue.
 type Severity string
 

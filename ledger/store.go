@@ -114,8 +114,15 @@ type ReadTx interface {
 	OrderLines(ctx context.Context, tenantID uuid.UUID, orders []string) ([]OrderLine, error)
 	// CountsOnKeys returns the posted counts on the keys.
 	CountsOnKeys(ctx context.Context, tenantID uuid.UUID, keys []Key) ([]CountRecord, error)
-	// OpenReviews returns the open reviews on any of the keys or orders.
+	// OpenReviews returns the open reviews on any of the keys, except the
+	// count reviews (CountReviewKind), and the open reviews on any of the
+	// orders, ordered by opening time. Count reviews are found by their
+	// count with OpenReviewsOfOps: on a busy key they pile up during a
+	// shift, and a merge needs only a few of them.
 	OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []Key, orders []string) ([]Review, error)
+	// OpenReviewsOfOps returns the open reviews that any of the operations
+	// opened, ordered by opening time.
+	OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]Review, error)
 	Review(ctx context.Context, tenantID, reviewID uuid.UUID) (Review, error)
 
 	// Queries for people and integrations.

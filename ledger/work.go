@@ -54,8 +54,11 @@ type work struct {
 	// had their open reviews loaded.
 	reviewsByKey   map[Key]bool
 	reviewsByOrder map[string]bool
-	dirtyReviews   []uuid.UUID
-	dirtySet       map[uuid.UUID]bool
+	// reviewsByOp records which operations have had the open count
+	// reviews they opened loaded (see Store.OpenReviews).
+	reviewsByOp  map[uuid.UUID]bool
+	dirtyReviews []uuid.UUID
+	dirtySet     map[uuid.UUID]bool
 
 	opsByID map[uuid.UUID]*OpRecord
 
@@ -91,7 +94,7 @@ func newWork(ctx context.Context, tx Tx, tenant Tenant, now time.Time) *work {
 		balances:   map[Key]int64{}, deltas: map[Key]*BalanceDelta{}, movesByKey: map[Key][]int{},
 		orders: map[string]map[lineRef]*OrderLine{}, dirtyLines: map[orderLineRef]*OrderLine{},
 		counts: map[Key][]*CountRecord{}, dirtyCounts: map[uuid.UUID]*CountRecord{},
-		reviews: map[uuid.UUID]*Review{}, reviewsByKey: map[Key]bool{}, reviewsByOrder: map[string]bool{},
+		reviews: map[uuid.UUID]*Review{}, reviewsByKey: map[Key]bool{}, reviewsByOrder: map[string]bool{}, reviewsByOp: map[uuid.UUID]bool{},
 		reviewIdxKey: map[Key][]*Review{}, reviewIdxOrder: map[string][]*Review{}, reviewIdxOp: map[uuid.UUID][]*Review{},
 		dirtySet: map[uuid.UUID]bool{}, opsByID: map[uuid.UUID]*OpRecord{},
 	}
@@ -683,10 +686,20 @@ func (w *work) openOrderReviews(order string, itemID uuid.UUID) ([]*Review, erro
 }
 
 // openOpReviews returns the open reviews of a kind opened by an operation on
-// a key.
+// a key. Count reviews are loaded by their operation, the others with the
+// key's.
 func (w *work) openOpReviews(kind ReviewKind, opID uuid.UUID, k Key) ([]*Review, error) {
-	if err := w.preloadReviews([]Key{k}, nil); err != nil {
-		return nil, err
+	if !CountReviewKind(kind) {
+		if err := w.preloadReviews([]Key{k}, nil); err != nil {
+			return nil, err
+		}
+	} else if !w.reviewsByOp[opID] {
+		w.reviewsByOp[opID] = true
+		rows, err := w.tx.OpenReviewsOfOps(w.ctx, w.tenantID(), []uuid.UUID{opID})
+		if err != nil {
+			return nil, err
+		}
+		w.absorbReviews(rows)
 	}
 	return findReviews(w.reviewIdxOp[opID], func(r *Review) bool { return r.Kind == kind }), nil
 }

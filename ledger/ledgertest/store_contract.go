@@ -493,6 +493,68 @@ func storeWaitingWritersStarveOtherTenants(t *testing.T, nf, smallPool Factory) 
 	}
 }
 
+// storeOpenReviewLookups: OpenReviews finds the open reviews on a key but
+// leaves out the count reviews, which OpenReviewsOfOps finds by the count
+// that opened them; resolved reviews are found by neither, and a review
+// on a key that names an order comes once.
+func storeOpenReviewLookups(t *testing.T, nf, smallPool Factory) {
+	t.Parallel()
+	f := rvSetup(t, nf)
+	ctx := context.Background()
+	loc, item := rvID(), rvID()
+	k := ledger.Key{LocationID: loc, ItemID: item}
+	dev := rvID()
+	review := func(kind ledger.ReviewKind, status ledger.ReviewStatus, order string, at time.Duration) ledger.Review {
+		op := rvID()
+		return ledger.Review{TenantID: f.tenant.ID, ID: rvID(), Kind: kind, Severity: ledger.SeverityMedium, Status: status,
+			OpID: op, DeviceID: dev, Key: k, Order: order, OpenedAt: rvT0.Add(at), Changed: 1,
+			Ops: []ledger.ReviewOp{{OpID: op, DeviceID: dev}}}
+	}
+	negative := review(ledger.ReviewNegativeStock, ledger.ReviewOpen, "", 0)
+	variance := review(ledger.ReviewCountVariance, ledger.ReviewOpen, "", time.Minute)
+	ambiguous := review(ledger.ReviewCountAmbiguous, ledger.ReviewOpen, "", 2*time.Minute)
+	wrongBatch := review(ledger.ReviewWrongBatchReturn, ledger.ReviewOpen, "SO-9", 3*time.Minute)
+	settled := review(ledger.ReviewCountVariance, ledger.ReviewResolved, "", 4*time.Minute)
+	settled.Resolution = &ledger.ResolutionRecord{Action: ledger.ActionAccept, By: "boss", At: rvT0.Add(time.Hour)}
+	f.write(t, func(tx ledger.Tx) error {
+		return tx.UpsertReviews(ctx, []ledger.Review{negative, variance, ambiguous, wrongBatch, settled})
+	})
+	ids := func(rs []ledger.Review) []uuid.UUID {
+		out := []uuid.UUID{}
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		byKey, err := tx.OpenReviews(ctx, f.tenant.ID, []ledger.Key{k}, []string{"SO-9"})
+		if err != nil {
+			return err
+		}
+		if got, want := ids(byKey), []uuid.UUID{negative.ID, wrongBatch.ID}; !slices.Equal(got, want) {
+			t.Errorf("open reviews by key and order = %v, want negative stock and wrong batch once each %v", got, want)
+		}
+		byOp, err := tx.OpenReviewsOfOps(ctx, f.tenant.ID, []uuid.UUID{ambiguous.OpID, variance.OpID, settled.OpID, rvID()})
+		if err != nil {
+			return err
+		}
+		if got, want := ids(byOp), []uuid.UUID{variance.ID, ambiguous.ID}; !slices.Equal(got, want) {
+			t.Errorf("open reviews of the counts = %v, want the two open count reviews by opening time %v", got, want)
+		}
+		if len(byOp) == 2 && (len(byOp[1].Ops) != 1 || byOp[1].Ops[0].OpID != ambiguous.OpID) {
+			t.Errorf("open review of a count came without its operations: %+v", byOp[1])
+		}
+		none, err := tx.OpenReviewsOfOps(ctx, f.tenant.ID, nil)
+		if err != nil || len(none) != 0 {
+			t.Errorf("open reviews of no operation = %v, %v; want none", none, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // RunStore runs the store contract tests. smallPool makes a store whose
 // connection pool holds at most two connections (or nf itself where that
 // means nothing).
@@ -512,6 +574,7 @@ func RunStore(t *testing.T, nf, smallPool Factory) {
 		{"AddBalancesSameKeyTwice", storeAddBalancesSameKeyTwice},
 		{"ReviewLinksAcrossUpserts", storeReviewLinksAcrossUpserts},
 		{"WaitingWritersStarveOtherTenants", storeWaitingWritersStarveOtherTenants},
+		{"OpenReviewLookups", storeOpenReviewLookups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, nf, smallPool) })

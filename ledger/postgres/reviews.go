@@ -107,7 +107,8 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 	found, err := r.queryReviews(ctx, "open", reviewColumns+`(
 			SELECT open.* FROM `+keyProbe+` CROSS JOIN LATERAL (
 				SELECT * FROM reviews
-				WHERE tenant_id = $1 AND status = 'open' AND location_id = k.l AND item_id = k.i AND batch_id = k.b OFFSET 0) AS open
+				WHERE tenant_id = $1 AND status = 'open' AND location_id = k.l AND item_id = k.i AND batch_id = k.b
+				  AND kind NOT IN ('count_variance', 'count_ambiguous') OFFSET 0) AS open
 			UNION ALL
 			SELECT open.* FROM `+probe("$5::text[]")+` CROSS JOIN LATERAL (
 				SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND order_ref = q.v OFFSET 0) AS open
@@ -118,6 +119,17 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 		return nil, err
 	}
 	return slices.CompactFunc(found, func(a, b ledger.Review) bool { return a.ID == b.ID }), nil
+}
+
+// OpenReviewsOfOps returns the open reviews the operations opened, ordered
+// by opening time.
+func (r *readTx) OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]ledger.Review, error) {
+	if len(opIDs) == 0 {
+		return []ledger.Review{}, nil
+	}
+	return r.queryReviews(ctx, "open of ops", reviewColumns+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
+			SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND op_id = q.v OFFSET 0) AS r`+reviewOpsJoin+`
+		ORDER BY r.opened_at, r.review_id`, tenantID, opIDs)
 }
 
 // QueryReviews returns reviews matching f, ordered by opening time and ID.

@@ -566,12 +566,13 @@ func (r *readTx) queryReviews(ctx context.Context, tenantID uuid.UUID, query str
 	return rvs, nil
 }
 
-// OpenReviews returns the open reviews on any of the keys or orders, ordered
-// by opening time.
+// OpenReviews returns the open reviews on any of the keys (but the count
+// reviews) or orders, ordered by opening time.
 func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key, orders []string) ([]ledger.Review, error) {
 	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
 		WHERE r.tenant_id = ? AND r.status = 'open'
 		  AND (r.location_id, r.item_id, r.batch_id) IN (SELECT value->>0, value->>1, value->>2 FROM json_each(?))
+		  AND r.kind NOT IN ('count_variance', 'count_ambiguous')
 		UNION
 		SELECT `+reviewCols+` FROM reviews r
 		WHERE r.tenant_id = ? AND r.status = 'open' AND r.order_ref IN (SELECT value FROM json_each(?))`,
@@ -581,12 +582,33 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 	}
 	// Sorted here: with an ORDER BY SQLite walks every open review of the
 	// tenant in reviews_queue order instead of probing the partial indexes.
+	sortReviews(rvs)
+	return rvs, nil
+}
+
+// sortReviews orders reviews by opening time, then ID.
+func sortReviews(rvs []ledger.Review) {
 	slices.SortFunc(rvs, func(a, b ledger.Review) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
+}
+
+// OpenReviewsOfOps returns the open reviews the operations opened, ordered
+// by opening time.
+func (r *readTx) OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]ledger.Review, error) {
+	if len(opIDs) == 0 {
+		return []ledger.Review{}, nil
+	}
+	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
+		WHERE r.tenant_id = ? AND r.status = 'open' AND r.op_id IN (SELECT value FROM json_each(?))`,
+		tenantID, jsonList(opIDs))
+	if err != nil {
+		return nil, fmt.Errorf("read open reviews of ops: %w", err)
+	}
+	sortReviews(rvs)
 	return rvs, nil
 }
 
