@@ -287,6 +287,19 @@ type benchTenant struct {
 	tokens  []string
 }
 
+// newTenantWithDevices is newTenant, then registers the workload's
+// devices in process (the scenarios that merge without HTTP).
+func (e *env) newTenantWithDevices(ctx context.Context, t *target, slug string, w *Workload) (*benchTenant, error) {
+	bt, err := e.newTenant(ctx, t, slug, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := bt.registerDevices(ctx); err != nil {
+		return nil, err
+	}
+	return bt, nil
+}
+
 // newTenant creates a tenant, loads the workload's catalog and merges its
 // opening stock from a device named "seed". None of it is timed.
 func (e *env) newTenant(ctx context.Context, t *target, slug string, w *Workload) (*benchTenant, error) {

@@ -342,11 +342,8 @@ func (e *env) runHTTP(ctx context.Context, t *target) (res Result, err error) {
 			err = fmt.Errorf("stop the server: %w", serr)
 		}
 	}()
-	inproc, err := e.newTenant(ctx, t, "http-inproc", w)
+	inproc, err := e.newTenantWithDevices(ctx, t, "http-inproc", w)
 	if err != nil {
-		return res, err
-	}
-	if err := inproc.registerDevices(ctx); err != nil {
 		return res, err
 	}
 	over, err := e.newTenant(ctx, t, "http", w)
@@ -496,18 +493,12 @@ func (e *env) runHotKeys(ctx context.Context, t *target) (Result, error) {
 	start := time.Now()
 	hot := NewWorkload(e.opts.Config, true)
 	e.progress("hot-keys: hot workload made in %s: %d of %d ops on %d of %d keys", since(start), hot.HotKeyOps, hot.DeviceOps(), hot.HotKeys, hot.Keys)
-	btHot, err := e.newTenant(ctx, t, "hot-keys-hot", hot)
+	btHot, err := e.newTenantWithDevices(ctx, t, "hot-keys-hot", hot)
 	if err != nil {
 		return res, err
 	}
-	if err := btHot.registerDevices(ctx); err != nil {
-		return res, err
-	}
-	btUni, err := e.newTenant(ctx, t, "hot-keys-uniform", uni)
+	btUni, err := e.newTenantWithDevices(ctx, t, "hot-keys-uniform", uni)
 	if err != nil {
-		return res, err
-	}
-	if err := btUni.registerDevices(ctx); err != nil {
 		return res, err
 	}
 	u := e.opts.Uploaders

@@ -174,11 +174,8 @@ func (e *env) applyAll(ctx context.Context, bt *benchTenant, cp rawCopier, label
 func (e *env) runMerge(ctx context.Context, t *target, scenario string) (Result, error) {
 	var res Result
 	w := e.workload()
-	bt, err := e.newTenant(ctx, t, scenario, w)
+	bt, err := e.newTenantWithDevices(ctx, t, scenario, w)
 	if err != nil {
-		return res, err
-	}
-	if err := bt.registerDevices(ctx); err != nil {
 		return res, err
 	}
 	var cp rawCopier
@@ -233,11 +230,8 @@ func (e *env) runReplay(ctx context.Context, t *target) (Result, error) {
 	st := e.merged[t.name]
 	if st == nil {
 		w := e.workload()
-		bt, err := e.newTenant(ctx, t, "replay", w)
+		bt, err := e.newTenantWithDevices(ctx, t, "replay", w)
 		if err != nil {
-			return res, err
-		}
-		if err := bt.registerDevices(ctx); err != nil {
 			return res, err
 		}
 		var as applyStats
