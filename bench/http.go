@@ -71,6 +71,14 @@ func startServer(ctx context.Context, t *target) (*benchServer, error) {
 	}, nil
 }
 
+// stopInto stops the server, for a deferred call: a failure to stop
+// becomes *err unless that already holds an error.
+func (s *benchServer) stopInto(err *error) {
+	if serr := s.stop(); serr != nil && *err == nil {
+		*err = fmt.Errorf("stop the server: %w", serr)
+	}
+}
+
 // post sends one protocol request and decodes a 200 answer into out.
 func (s *benchServer) post(ctx context.Context, path, token string, body []byte, gzipped bool, backlog *syncproto.Backlog, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, bytes.NewReader(body))
@@ -337,11 +345,7 @@ func (e *env) runHTTP(ctx context.Context, t *target) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if serr := srv.stop(); serr != nil && err == nil {
-			err = fmt.Errorf("stop the server: %w", serr)
-		}
-	}()
+	defer srv.stopInto(&err)
 	inproc, err := e.newTenantWithDevices(ctx, t, "http-inproc", w)
 	if err != nil {
 		return res, err
@@ -402,11 +406,7 @@ func (e *env) runShiftEnd(ctx context.Context, t *target) (res Result, err error
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if serr := srv.stop(); serr != nil && err == nil {
-			err = fmt.Errorf("stop the server: %w", serr)
-		}
-	}()
+	defer srv.stopInto(&err)
 	// The all-at-once pass runs in the middle, so the database has grown
 	// as much before it as it does after it.
 	var plan []int

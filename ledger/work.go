@@ -498,8 +498,10 @@ func (w *work) preloadOrders(orders []string) error {
 
 func (w *work) missingOrders(orders []string) []string {
 	var missing []string
+	seen := make(map[string]bool, len(orders))
 	for _, o := range orders {
-		if _, ok := w.orders[o]; !ok && !slices.Contains(missing, o) {
+		if _, ok := w.orders[o]; !ok && !seen[o] {
+			seen[o] = true
 			missing = append(missing, o)
 		}
 	}

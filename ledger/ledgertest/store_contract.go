@@ -69,6 +69,21 @@ func (f *rvLedger) write(t *testing.T, fn func(tx ledger.Tx) error) {
 	}
 }
 
+// review reads one review back, with its operations.
+func (f *rvLedger) review(t *testing.T, id uuid.UUID) ledger.Review {
+	t.Helper()
+	var got ledger.Review
+	err := f.store.Read(context.Background(), func(tx ledger.ReadTx) error {
+		var err error
+		got, err = tx.Review(context.Background(), f.tenant.ID, id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func (f *rvLedger) warehouse(t *testing.T) ledger.Warehouse {
 	t.Helper()
 	var whs []ledger.Warehouse
@@ -362,15 +377,7 @@ func storeUpsertReviewsSameReviewTwiceLosesOps(t *testing.T, nf, smallPool Facto
 	again := r
 	again.Ops = []ledger.ReviewOp{{OpID: opener, DeviceID: dev}}
 	f.write(t, func(tx ledger.Tx) error { return tx.UpsertReviews(ctx, []ledger.Review{r, again}) })
-	var got ledger.Review
-	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
-		var err error
-		got, err = tx.Review(ctx, f.tenant.ID, r.ID)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := f.review(t, r.ID)
 	if !slices.ContainsFunc(got.Ops, func(o ledger.ReviewOp) bool { return o.OpID == second }) {
 		t.Fatalf("review ops = %v: the operation listed by the first row was dropped", got.Ops)
 	}
@@ -409,16 +416,7 @@ func storeReviewLinksAcrossUpserts(t *testing.T, nf, smallPool Factory) {
 				want = append(want, o)
 			}
 		}
-		var got ledger.Review
-		err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
-			var err error
-			got, err = tx.Review(ctx, f.tenant.ID, r.ID)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got.Ops, want) {
+		if got := f.review(t, r.ID); !slices.Equal(got.Ops, want) {
 			t.Fatalf("upsert %d: review ops\n got %v\nwant %v", i+1, got.Ops, want)
 		}
 	}
