@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -282,6 +283,7 @@ func (m *merger) preload(ops []Operation) error {
 	}
 	var keys []Key
 	var orders []string
+	var near []keyTime
 	for i, op := range ops {
 		it := m.lookupItem(op)
 		if it == nil {
@@ -303,12 +305,61 @@ func (m *merger) preload(ops []Operation) error {
 				continue
 			}
 			keys = append(keys, k)
+			near = append(near, keyTime{k, m.effectiveAt(op)})
 		}
 		if op.Order != "" {
 			orders = append(orders, op.Order)
 		}
 	}
-	return m.preloadState(keys, orders)
+	if err := m.preloadState(keys, orders); err != nil {
+		return err
+	}
+	return m.preloadCountReviews(near)
+}
+
+// keyTime is a key and the effective time of a movement on it.
+type keyTime struct {
+	Key
+	at time.Time
+}
+
+// preloadCountReviews loads, in one query, the open reviews of the counts
+// the movements may reach: on each key, the first count at or after a
+// movement (which absorbs a late one) and those within the clock
+// uncertainty of it (which it makes ambiguous). Without it each such count
+// costs a query of its own; whatever this misses is still looked up then.
+func (m *merger) preloadCountReviews(near []keyTime) error {
+	u := m.tenant.Settings.ClockUncertainty
+	var opIDs []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	add := func(c *CountRecord) {
+		if !seen[c.OpID] {
+			seen[c.OpID] = true
+			opIDs = append(opIDs, c.OpID)
+		}
+	}
+	for _, kt := range near {
+		counts := m.counts[kt.Key] // in effective-time order
+		first := sort.Search(len(counts), func(i int) bool { return !counts[i].EffectiveAt.Before(kt.at.Add(-u)) })
+		var target time.Time // of the first count at or after the movement
+		for _, c := range counts[first:] {
+			if c.EffectiveAt.Before(kt.at.Add(u)) {
+				if target.IsZero() && !c.EffectiveAt.Before(kt.at) {
+					target = c.EffectiveAt
+				}
+				add(c)
+				continue
+			}
+			if target.IsZero() {
+				target = c.EffectiveAt
+			}
+			if !c.EffectiveAt.Equal(target) {
+				break
+			}
+			add(c)
+		}
+	}
+	return m.preloadOpReviews(opIDs)
 }
 
 // preloadState reads the balances, counts and open reviews on the keys and

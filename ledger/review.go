@@ -161,6 +161,17 @@ type Review struct {
 	Resolution *ResolutionRecord
 }
 
+// KeepOpeningOp drops from Ops every operation but the opening one. Stores
+// read the merge's open reviews this way (see Store.OpenReviews): a merge
+// only ever adds operations to a review, and on a busy bin a count's review
+// gathers hundreds of them over a shift.
+func (r *Review) KeepOpeningOp() {
+	r.Ops = nil
+	if r.OpID != uuid.Nil {
+		r.Ops = []ReviewOp{{OpID: r.OpID, DeviceID: r.DeviceID}}
+	}
+}
+
 // ResolutionRecord is the audited decision on a review.
 type ResolutionRecord struct {
 	Action Action    `json:"action"`

@@ -37,6 +37,26 @@ type Store interface {
 	// ReportDevice stores LastSeenAt, AppVersion (when not empty), Pending
 	// and OldestUnsent. Returns CodeNotFound.
 	ReportDevice(ctx context.Context, tenantID, deviceID uuid.UUID, r DeviceReport) error
+
+	// Users and sessions of the web console (ledger/users.go). Like the
+	// other credentials, these are single statements outside the ledger
+	// lock: signing in must not wait for a merge.
+
+	// InsertUser stores a new user with its password hash (a PHC string).
+	// Returns CodeNotFound for an unknown tenant and CodeConflict if the
+	// login (or ID) is taken in the tenant.
+	InsertUser(ctx context.Context, u User, passwordHash string) error
+	// InsertSession stores a session under the SHA-256 hash of its secret,
+	// in one statement, and only while its user is enabled and still has
+	// passwordHash: a sign-in that raced with a password change or a
+	// disable never outlives them. Returns CodeConflict when the user was
+	// changed meanwhile and CodeNotFound when it does not exist.
+	InsertSession(ctx context.Context, s Session, hash []byte, passwordHash string) error
+	// DeleteSession deletes the session stored under hash, if any.
+	DeleteSession(ctx context.Context, tenantID uuid.UUID, hash []byte) error
+	// DeleteExpiredSessions deletes the tenant's sessions whose ExpiresAt
+	// is at or before now.
+	DeleteExpiredSessions(ctx context.Context, tenantID uuid.UUID, now time.Time) error
 }
 
 // ReadTx reads one consistent snapshot. Every method is scoped to one tenant.
@@ -119,9 +139,13 @@ type ReadTx interface {
 	// orders, ordered by opening time. Count reviews are found by their
 	// count with OpenReviewsOfOps: on a busy key they pile up during a
 	// shift, and a merge needs only a few of them.
+	//
+	// Both are the merge's reads: their reviews' Ops hold only the opening
+	// operation (Review.KeepOpeningOp). A merge only adds operations, and
+	// UpsertReviews skips those already linked.
 	OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []Key, orders []string) ([]Review, error)
 	// OpenReviewsOfOps returns the open reviews that any of the operations
-	// opened, ordered by opening time.
+	// opened, ordered by opening time, with only their opening operation.
 	OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]Review, error)
 	Review(ctx context.Context, tenantID, reviewID uuid.UUID) (Review, error)
 
@@ -134,6 +158,19 @@ type ReadTx interface {
 	// CheckConsistency returns every discrepancy between the stored state
 	// and what the movements imply (see Discrepancy).
 	CheckConsistency(ctx context.Context, tenantID uuid.UUID) ([]Discrepancy, error)
+
+	// Users and sessions of the web console (ledger/users.go).
+
+	// User returns one user. Returns CodeNotFound.
+	User(ctx context.Context, tenantID, userID uuid.UUID) (User, error)
+	// UserByLogin returns the user with the (normalized) login and its
+	// password hash. Returns CodeNotFound.
+	UserByLogin(ctx context.Context, tenantID uuid.UUID, login string) (User, string, error)
+	// Users lists the tenant's users, disabled ones included, by login.
+	Users(ctx context.Context, tenantID uuid.UUID) ([]User, error)
+	// SessionByHash returns the session stored under hash, expired or not.
+	// Returns CodeNotFound.
+	SessionByHash(ctx context.Context, tenantID uuid.UUID, hash []byte) (Session, error)
 }
 
 // Tx is a read-write transaction holding one tenant's ledger lock. The
@@ -180,6 +217,18 @@ type Tx interface {
 	UpsertCounts(ctx context.Context, tenantID uuid.UUID, rows []CountRecord) error
 	// UpsertReviews writes the reviews and adds any new ReviewOps.
 	UpsertReviews(ctx context.Context, rows []Review) error
+
+	// Users and sessions of the web console (ledger/users.go). Changes to
+	// roles and to who may sign in take the tenant's lock, so two admins
+	// demoting each other at once cannot leave the tenant without one.
+
+	// UpdateUser stores Name, Role and DisabledAt. Returns CodeNotFound.
+	UpdateUser(ctx context.Context, u User) error
+	// SetUserPasswordHash stores a new password hash (a PHC string).
+	// Returns CodeNotFound.
+	SetUserPasswordHash(ctx context.Context, tenantID, userID uuid.UUID, passwordHash string) error
+	// DeleteUserSessions deletes every session of the user.
+	DeleteUserSessions(ctx context.Context, tenantID, userID uuid.UUID) error
 }
 
 // BatchRef names a batch by its item and code.
@@ -241,7 +290,12 @@ type ReviewFilter struct {
 	Kind     ReviewKind
 	DeviceID uuid.UUID
 	OpID     uuid.UUID
-	Limit    int
+	// OpenedAfter and OpenedBefore bound the opening time when set:
+	// OpenedAfter <= opened at < OpenedBefore. The managers' console uses
+	// them for the queue's age filter and to bound the backlog chart.
+	OpenedAfter  time.Time
+	OpenedBefore time.Time
+	Limit        int
 }
 
 // OpLogFilter selects op log entries of a device (or all devices when

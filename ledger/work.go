@@ -695,15 +695,31 @@ func (w *work) openOpReviews(kind ReviewKind, opID uuid.UUID, k Key) ([]*Review,
 		if err := w.preloadReviews([]Key{k}, nil); err != nil {
 			return nil, err
 		}
-	} else if !w.reviewsByOp[opID] {
-		w.reviewsByOp[opID] = true
-		rows, err := w.tx.OpenReviewsOfOps(w.ctx, w.tenantID(), []uuid.UUID{opID})
-		if err != nil {
-			return nil, err
-		}
-		w.absorbReviews(rows)
+	} else if err := w.preloadOpReviews([]uuid.UUID{opID}); err != nil {
+		return nil, err
 	}
 	return findReviews(w.reviewIdxOp[opID], func(r *Review) bool { return r.Kind == kind }), nil
+}
+
+// preloadOpReviews loads, in one query, the open reviews that the
+// operations opened and that are not loaded yet.
+func (w *work) preloadOpReviews(opIDs []uuid.UUID) error {
+	var need []uuid.UUID
+	for _, id := range opIDs {
+		if !w.reviewsByOp[id] {
+			w.reviewsByOp[id] = true
+			need = append(need, id)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	rows, err := w.tx.OpenReviewsOfOps(w.ctx, w.tenantID(), need)
+	if err != nil {
+		return err
+	}
+	w.absorbReviews(rows)
+	return nil
 }
 
 // findReviews returns the open reviews among rs that match, oldest first.

@@ -74,6 +74,8 @@ type Main struct {
 	// and error messages.
 	Stdout io.Writer
 	Stderr io.Writer
+	// Stdin is where 'user create' reads a password when not given a file.
+	Stdin io.Reader
 	// Getenv reads the environment that flags default from.
 	Getenv func(string) string
 
@@ -98,6 +100,7 @@ type Main struct {
 	// commands.
 	serve    serveConfig
 	tenant   tenantCommand
+	user     userCommand
 	simulate simulateConfig
 	demo     demoConfig
 
@@ -116,7 +119,7 @@ type Main struct {
 // NewMain returns a Main that writes to the process's stdout and stderr and
 // reads the process's environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv}
 }
 
 // Execute runs the whole program on args (without the program name) the way
@@ -155,6 +158,7 @@ func ExitCode(w io.Writer, err error) int {
 var commands = []struct{ name, summary string }{
 	{"serve", "run the server: sync protocol, management API, metrics"},
 	{"tenant", "create a tenant (and its admin API key), list tenants, add API keys, renew ledger IDs"},
+	{"user", "create and list the users who sign in to a tenant's web console"},
 	{"device", "a handheld from the command line: enroll, record, sync, status, ops, stock, item"},
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
@@ -224,7 +228,7 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		}
 		m.Logger = m.newLogger()
 		return nil
-	case "check", "migrate", "demo", "serve", "tenant", "simulate":
+	case "check", "migrate", "demo", "serve", "tenant", "simulate", "user":
 	default:
 		for _, p := range plannedCommands {
 			if m.Command == p {
@@ -251,6 +255,8 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		m.serveFlags(fs)
 	case "tenant":
 		m.tenantFlags(fs)
+	case "user":
+		m.userFlags(fs)
 	case "simulate":
 		m.simulateFlags(fs)
 	case "demo":
@@ -265,7 +271,7 @@ func (m *Main) ParseFlags(_ context.Context, args []string) error {
 		return flagError(err)
 	}
 	m.Args = args
-	if m.Command != "tenant" && len(m.Args) > 0 {
+	if m.Command != "tenant" && m.Command != "user" && len(m.Args) > 0 {
 		return usageError("%s takes no arguments, got %q", m.Command, m.Args)
 	}
 	if err := m.Validate(); err != nil {
@@ -302,7 +308,7 @@ func flagError(err error) error {
 }
 
 // commandArgs shows the positional words of the commands that take some.
-var commandArgs = map[string]string{"tenant": " create <slug> | list | key <slug> | new-ledger <slug>|--all"}
+var commandArgs = map[string]string{"tenant": " create <slug> | list | key <slug> | new-ledger <slug>|--all", "user": " create | list"}
 
 // env returns the environment variable key, or def when it is unset or empty.
 func (m *Main) env(key, def string) string {
@@ -330,6 +336,8 @@ func (m *Main) Validate() error {
 		errs = append(errs, m.serve.validate(m.Getenv)...)
 	case "tenant":
 		errs = append(errs, m.tenant.validate(m.Args)...)
+	case "user":
+		errs = append(errs, m.user.validate(m.Args)...)
 	case "simulate":
 		errs = append(errs, m.simulate.validate()...)
 	}
@@ -362,6 +370,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runServe(ctx)
 	case "tenant":
 		return m.runTenant(ctx)
+	case "user":
+		return m.runUser(ctx)
 	case "simulate":
 		return m.runSimulate(ctx)
 	case "bench":

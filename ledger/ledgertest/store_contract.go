@@ -493,8 +493,9 @@ func storeWaitingWritersStarveOtherTenants(t *testing.T, nf, smallPool Factory) 
 
 // storeOpenReviewLookups: OpenReviews finds the open reviews on a key but
 // leaves out the count reviews, which OpenReviewsOfOps finds by the count
-// that opened them; resolved reviews are found by neither, and a review
-// on a key that names an order comes once.
+// that opened them; resolved reviews are found by neither, a review on a
+// key that names an order comes once, and both bring only each review's
+// opening operation.
 func storeOpenReviewLookups(t *testing.T, nf, smallPool Factory) {
 	t.Parallel()
 	f := rvSetup(t, nf)
@@ -514,6 +515,9 @@ func storeOpenReviewLookups(t *testing.T, nf, smallPool Factory) {
 	wrongBatch := review(ledger.ReviewWrongBatchReturn, ledger.ReviewOpen, "SO-9", 3*time.Minute)
 	settled := review(ledger.ReviewCountVariance, ledger.ReviewResolved, "", 4*time.Minute)
 	settled.Resolution = &ledger.ResolutionRecord{Action: ledger.ActionAccept, By: "boss", At: rvT0.Add(time.Hour)}
+	// Operations that joined: the merge's reads leave them out.
+	negative.Ops = append(negative.Ops, ledger.ReviewOp{OpID: rvID(), DeviceID: dev})
+	ambiguous.Ops = append(ambiguous.Ops, ledger.ReviewOp{OpID: rvID(), DeviceID: dev}, ledger.ReviewOp{OpID: rvID(), DeviceID: dev})
 	f.write(t, func(tx ledger.Tx) error {
 		return tx.UpsertReviews(ctx, []ledger.Review{negative, variance, ambiguous, wrongBatch, settled})
 	})
@@ -540,7 +544,17 @@ func storeOpenReviewLookups(t *testing.T, nf, smallPool Factory) {
 			t.Errorf("open reviews of the counts = %v, want the two open count reviews by opening time %v", got, want)
 		}
 		if len(byOp) == 2 && (len(byOp[1].Ops) != 1 || byOp[1].Ops[0].OpID != ambiguous.OpID) {
-			t.Errorf("open review of a count came without its operations: %+v", byOp[1])
+			t.Errorf("open review of a count by its count: Ops = %+v, want only the opening operation %s", byOp[1].Ops, ambiguous.OpID)
+		}
+		if len(byKey) == 2 && (len(byKey[0].Ops) != 1 || byKey[0].Ops[0].OpID != negative.OpID) {
+			t.Errorf("open review by key: Ops = %+v, want only the opening operation %s", byKey[0].Ops, negative.OpID)
+		}
+		full, err := tx.Review(ctx, f.tenant.ID, ambiguous.ID)
+		if err != nil {
+			return err
+		}
+		if len(full.Ops) != 3 {
+			t.Errorf("review %s read by ID has %d operations, want all 3", ambiguous.ID, len(full.Ops))
 		}
 		none, err := tx.OpenReviewsOfOps(ctx, f.tenant.ID, nil)
 		if err != nil || len(none) != 0 {

@@ -63,6 +63,20 @@ func scanReview(row pgx.CollectableRow) (ledger.Review, error) {
 	return rv, nil
 }
 
+// openingOpOnly stands in for reviewOpsJoin in the merge's reads, whose
+// reviews carry only their opening operation (see ledger.Store.OpenReviews).
+const openingOpOnly = `
+	CROSS JOIN LATERAL (SELECT NULL::uuid[] AS op_ids, NULL::uuid[] AS device_ids) o`
+
+// queryOpenReviews runs one of the merge's open-review reads.
+func (r *readTx) queryOpenReviews(ctx context.Context, what, sql string, args ...any) ([]ledger.Review, error) {
+	rvs, err := r.queryReviews(ctx, what, sql, args...)
+	for i := range rvs {
+		rvs[i].KeepOpeningOp()
+	}
+	return rvs, err
+}
+
 func (r *readTx) queryReviews(ctx context.Context, what, sql string, args ...any) ([]ledger.Review, error) {
 	rows, err := r.q.Query(ctx, sql, args...)
 	if err != nil {
@@ -92,7 +106,7 @@ func (r *readTx) Review(ctx context.Context, tenantID, reviewID uuid.UUID) (ledg
 }
 
 // OpenReviews returns the open reviews on any of the keys or orders,
-// ordered by opening time.
+// ordered by opening time, each with only its opening operation.
 func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key, orders []string) ([]ledger.Review, error) {
 	if len(keys) == 0 && len(orders) == 0 {
 		return []ledger.Review{}, nil
@@ -104,7 +118,7 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 	// Two branches rather than one OR, so each probes its partial index. A
 	// review on one of the keys that also names one of the orders comes
 	// from both: the second copy is dropped here.
-	found, err := r.queryReviews(ctx, "open", reviewColumns+`(
+	found, err := r.queryOpenReviews(ctx, "open", reviewColumns+`(
 			SELECT open.* FROM `+keyProbe+` CROSS JOIN LATERAL (
 				SELECT * FROM reviews
 				WHERE tenant_id = $1 AND status = 'open' AND location_id = k.l AND item_id = k.i AND batch_id = k.b
@@ -112,7 +126,7 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 			UNION ALL
 			SELECT open.* FROM `+probe("$5::text[]")+` CROSS JOIN LATERAL (
 				SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND order_ref = q.v OFFSET 0) AS open
-		) AS r`+reviewOpsJoin+`
+		) AS r`+openingOpOnly+`
 		ORDER BY r.opened_at, r.review_id`,
 		tenantID, locs, items, batches, orders)
 	if err != nil {
@@ -122,13 +136,13 @@ func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []led
 }
 
 // OpenReviewsOfOps returns the open reviews the operations opened, ordered
-// by opening time.
+// by opening time, each with only its opening operation.
 func (r *readTx) OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]ledger.Review, error) {
 	if len(opIDs) == 0 {
 		return []ledger.Review{}, nil
 	}
-	return r.queryReviews(ctx, "open of ops", reviewColumns+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
-			SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND op_id = q.v OFFSET 0) AS r`+reviewOpsJoin+`
+	return r.queryOpenReviews(ctx, "open of ops", reviewColumns+probe("$2::uuid[]")+` CROSS JOIN LATERAL (
+			SELECT * FROM reviews WHERE tenant_id = $1 AND status = 'open' AND op_id = q.v OFFSET 0) AS r`+openingOpOnly+`
 		ORDER BY r.opened_at, r.review_id`, tenantID, opIDs)
 }
 
@@ -147,6 +161,12 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	}
 	if f.OpID != uuid.Nil {
 		q.add(`EXISTS (SELECT 1 FROM review_ops x WHERE x.tenant_id = r.tenant_id AND x.review_id = r.review_id AND x.op_id = ?)`, f.OpID)
+	}
+	if !f.OpenedAfter.IsZero() {
+		q.add("r.opened_at >= ?", f.OpenedAfter)
+	}
+	if !f.OpenedBefore.IsZero() {
+		q.add("r.opened_at < ?", f.OpenedBefore)
 	}
 	sql := reviewSelect + ` WHERE r.tenant_id = $1` + q.where.String() + ` ORDER BY r.opened_at, r.review_id`
 	if f.Limit > 0 {

@@ -147,6 +147,12 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	if f.OpID != uuid.Nil {
 		w.add("r.review_id IN (SELECT review_id FROM review_ops WHERE tenant_id = ? AND op_id = ?)", tenantID, f.OpID)
 	}
+	if !f.OpenedAfter.IsZero() {
+		w.add("r.opened_at >= ?", f.OpenedAfter.UnixMicro())
+	}
+	if !f.OpenedBefore.IsZero() {
+		w.add("r.opened_at < ?", f.OpenedBefore.UnixMicro())
+	}
 	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
 		WHERE `+w.String()+`
 		ORDER BY r.opened_at, r.review_id

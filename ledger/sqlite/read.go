@@ -530,6 +530,17 @@ func scanReview(sc scanner) (ledger.Review, error) {
 	return rv, nil
 }
 
+// queryOpenReviews runs one of the merge's open-review reads, whose reviews
+// carry only their opening operation (see ledger.Store.OpenReviews).
+func (r *readTx) queryOpenReviews(ctx context.Context, tenantID uuid.UUID, query string, args ...any) ([]ledger.Review, error) {
+	rvs, err := queryRows(ctx, r.tx, withTenant(tenantID, scanReview, func(rv *ledger.Review, t uuid.UUID) { rv.TenantID = t }),
+		query, args...)
+	for i := range rvs {
+		rvs[i].KeepOpeningOp()
+	}
+	return rvs, err
+}
+
 // queryReviews runs a query selecting reviewCols and fills every review's
 // Ops, so no caller can forget to.
 func (r *readTx) queryReviews(ctx context.Context, tenantID uuid.UUID, query string, args ...any) ([]ledger.Review, error) {
@@ -567,9 +578,10 @@ func (r *readTx) queryReviews(ctx context.Context, tenantID uuid.UUID, query str
 }
 
 // OpenReviews returns the open reviews on any of the keys (but the count
-// reviews) or orders, ordered by opening time.
+// reviews) or orders, ordered by opening time, each with only its opening
+// operation.
 func (r *readTx) OpenReviews(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key, orders []string) ([]ledger.Review, error) {
-	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
+	rvs, err := r.queryOpenReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
 		WHERE r.tenant_id = ? AND r.status = 'open'
 		  AND (r.location_id, r.item_id, r.batch_id) IN (SELECT value->>0, value->>1, value->>2 FROM json_each(?))
 		  AND r.kind NOT IN ('count_variance', 'count_ambiguous')
@@ -597,12 +609,12 @@ func sortReviews(rvs []ledger.Review) {
 }
 
 // OpenReviewsOfOps returns the open reviews the operations opened, ordered
-// by opening time.
+// by opening time, each with only its opening operation.
 func (r *readTx) OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs []uuid.UUID) ([]ledger.Review, error) {
 	if len(opIDs) == 0 {
 		return []ledger.Review{}, nil
 	}
-	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
+	rvs, err := r.queryOpenReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
 		WHERE r.tenant_id = ? AND r.status = 'open' AND r.op_id IN (SELECT value FROM json_each(?))`,
 		tenantID, jsonList(opIDs))
 	if err != nil {
