@@ -104,12 +104,21 @@ type Evidence struct {
 	Counted   *int64 `json:"counted,omitempty"`
 	Expected  *int64 `json:"expected,omitempty"`
 	Threshold *int64 `json:"threshold,omitempty"`
-	// Nearby are movements within the clock uncertainty of a count.
-	Nearby []NearbyMovement `json:"nearby,omitempty"`
+	// Nearby are movements within the clock uncertainty of a count, the
+	// first MaxNearby of them; NearbyMore counts the others. All of them
+	// are among the review's operations.
+	Nearby     []NearbyMovement `json:"nearby,omitempty"`
+	NearbyMore int              `json:"nearby_more,omitempty"`
 	// Unknown lists the references the catalog lacks.
 	Unknown []Reference `json:"unknown,omitempty"`
 	Detail  string      `json:"detail,omitempty"`
 }
+
+// MaxNearby bounds the movements a count's evidence lists. On a busy bin
+// a count's ambiguity review gathers hundreds over a shift; a manager needs
+// a sample and the number, and every push that touches the review reads and
+// rewrites its evidence.
+const MaxNearby = 50
 
 // NearbyMovement is a movement whose effective time is too close to a
 // count's to say which came first.

@@ -799,21 +799,25 @@ func (w *work) applyCount(oc *opCtx) error {
 		if err != nil {
 			return err
 		}
-		r.Evidence.Nearby = appendNearby(r.Evidence.Nearby, nearby...)
+		addNearby(&r.Evidence, nearby...)
 		oc.flag(r, fmt.Sprintf("%d movement(s) within %s of the count", len(nearby), u))
 	}
 	return nil
 }
 
-// appendNearby adds movements to a count's evidence, each operation's
-// movement of a kind once.
-func appendNearby(list []NearbyMovement, add ...NearbyMovement) []NearbyMovement {
+// addNearby adds movements to a count's evidence, each operation's
+// movement of a kind once, counting those beyond MaxNearby.
+func addNearby(ev *Evidence, add ...NearbyMovement) {
 	for _, n := range add {
-		if !slices.ContainsFunc(list, func(x NearbyMovement) bool { return x.OpID == n.OpID && x.Kind == n.Kind }) {
-			list = append(list, n)
+		switch {
+		case slices.ContainsFunc(ev.Nearby, func(x NearbyMovement) bool { return x.OpID == n.OpID && x.Kind == n.Kind }):
+		case len(ev.Nearby) < MaxNearby:
+			ev.Nearby = append(ev.Nearby, n)
+		default:
+			// A movement is posted once, so it cannot come back here.
+			ev.NearbyMore++
 		}
 	}
-	return list
 }
 
 // isPrimary is true for movements an operation posts for itself, as opposed
@@ -918,7 +922,7 @@ func (w *work) rederive(oc *opCtx, mv Movement) error {
 				return err
 			}
 			w.joinReview(r, mv.OpID, mv.DeviceID)
-			r.Evidence.Nearby = appendNearby(r.Evidence.Nearby, NearbyMovement{OpID: mv.OpID, Kind: string(mv.Kind), Qty: mv.Qty, EffectiveAt: mv.EffectiveAt})
+			addNearby(&r.Evidence, NearbyMovement{OpID: mv.OpID, Kind: string(mv.Kind), Qty: mv.Qty, EffectiveAt: mv.EffectiveAt})
 			oc.flag(r, fmt.Sprintf("within %s of a count on the same bin", u))
 		}
 	}

@@ -340,6 +340,40 @@ func testCountAmbiguous(t *testing.T, nf Factory) {
 	g.checkConsistent()
 }
 
+// testCountAmbiguousBusyBin: on a busy bin a count's ambiguity review
+// gathers many movements over several pushes. Its evidence lists the first
+// MaxNearby and counts the rest; its operations hold every one.
+func testCountAmbiguousBusyBin(t *testing.T, nf Factory) {
+	f := setupWith(t, nf, &ledger.Settings{CountVarianceThreshold: 1000, ClockUncertainty: 5 * time.Minute})
+	counter, picker := f.devs[0], f.devs[1]
+	f.push(counter, receive("WIDGET", "A1", 1000, "", ""))
+	t0 := f.clock.Now()
+	f.clock.Advance(time.Hour)
+	cr := f.push1(counter, at(count("WIDGET", "A1", 1000, ""), t0.Add(30*time.Minute)))
+	wantStatus(t, cr, ledger.StatusApplied, "")
+	const picks = ledger.MaxNearby + 17
+	for sent := 0; sent < picks; {
+		var ops []ledger.Operation
+		for range min(20, picks-sent) {
+			sent++
+			ops = append(ops, at(pick("WIDGET", "A1", 1, "", ""), t0.Add(28*time.Minute+time.Duration(sent)*time.Second)))
+		}
+		for _, r := range f.push(picker, ops...) {
+			wantStatus(t, r, ledger.StatusFlagged, ledger.Code(ledger.ReviewCountAmbiguous))
+		}
+	}
+	rv := f.onlyOpen(ledger.ReviewCountAmbiguous)
+	if rv.OpID != cr.OpID || len(rv.Ops) != picks+1 {
+		t.Errorf("review opened by %s with %d operations, want the count %s and all %d picks", rv.OpID, len(rv.Ops), cr.OpID, picks)
+	}
+	if len(rv.Evidence.Nearby) != ledger.MaxNearby || rv.Evidence.NearbyMore != picks-ledger.MaxNearby {
+		t.Errorf("evidence lists %d nearby movements and %d more, want %d and %d",
+			len(rv.Evidence.Nearby), rv.Evidence.NearbyMore, ledger.MaxNearby, picks-ledger.MaxNearby)
+	}
+	f.wantBalance("A1", "WIDGET", "", 1000)
+	f.checkConsistent()
+}
+
 func testExpiredBatch(t *testing.T, nf Factory) {
 	f := setup(t, nf)
 	f.push(f.devs[0], receive("MILK", "A1", 5, "M-OLD", ""), receive("MILK", "A1", 5, "M-NEW", ""))

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"CountVariance", testCountVariance},
 		{"CountRederived", testCountRederived},
 		{"CountAmbiguous", testCountAmbiguous},
+		{"CountAmbiguousBusyBin", testCountAmbiguousBusyBin},
 		{"ExpiredBatch", testExpiredBatch},
 		{"UnknownReference", testUnknownReference},
 		{"ResolveAccept", testResolveAccept},
