@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -80,7 +81,7 @@ func TestPasswordHash(t *testing.T) {
 	for range cap(hashSlots) {
 		<-hashSlots
 	}
-	if err != context.Canceled {
+	if !errors.Is(err, context.Canceled) {
 		t.Errorf("hash with every slot taken and a cancelled context: %v", err)
 	}
 }

@@ -99,6 +99,25 @@ type Config struct {
 	// Registry receives the server's metrics; nil creates one with the Go
 	// and process collectors.
 	Registry *prometheus.Registry
+
+	// The managers' console (the web UI at /, see docs/console.md).
+	//
+	// SessionTTL is how long a sign-in lasts; zero (or less) is
+	// ledger.DefaultSessionTTL, 12 hours. A value outside the ledger's
+	// range (1m to ledger.MaxSessionTTL) is clamped into it, with an
+	// error in the log.
+	SessionTTL time.Duration
+	// InsecureCookies drops the Secure attribute from the console's
+	// cookies, for a server reached over plain HTTP on a LAN. Browsers
+	// keep Secure cookies on http://localhost, so the default suits a
+	// local trial as well as HTTPS.
+	InsecureCookies bool
+	// SignInRate and SignInBurst limit sign-in attempts per client
+	// address, like EnrollRate and EnrollBurst: zero picks
+	// DefaultSignInRate and DefaultSignInBurst, a negative rate turns the
+	// limit off.
+	SignInRate  float64
+	SignInBurst int
 }
 
 // Route is one registered route, its path in OpenAPI syntax
@@ -228,6 +247,8 @@ func (s *Server) routes() {
 	admin.GET("/keys", s.listKeys)
 	admin.POST("/keys", s.createKey)
 	admin.POST("/keys/:id/revoke", s.revokeKey)
+
+	s.consoleRoutes()
 }
 
 // Handler returns the server's http.Handler, for callers that run their

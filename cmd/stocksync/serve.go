@@ -34,6 +34,10 @@ type serveConfig struct {
 	// MetricsToken protects /metrics when set; it may also come from the
 	// file named by STOCKSYNC_METRICS_TOKEN_FILE.
 	MetricsToken string
+	// SessionTTL and InsecureCookies configure the web console's sign-in
+	// (server.Config).
+	SessionTTL      time.Duration
+	InsecureCookies bool
 
 	// parse errors of environment defaults, reported by validate.
 	envErrs []error
@@ -56,6 +60,10 @@ func (m *Main) serveFlags(fs *flag.FlagSet) {
 		"requests per second per tenant, 0 for the default, negative for no limit (env STOCKSYNC_TENANT_RATE)")
 	fs.Float64Var(&c.EnrollRate, "enroll-rate", c.envFloat(m, "STOCKSYNC_ENROLL_RATE", 0),
 		"enrollment attempts per second per client address, 0 for the default (env STOCKSYNC_ENROLL_RATE)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.envDuration(m, "STOCKSYNC_SESSION_TTL", 12*time.Hour),
+		"how long a sign-in to the web console lasts (env STOCKSYNC_SESSION_TTL)")
+	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", c.envBool(m, "STOCKSYNC_INSECURE_COOKIES"),
+		"let the console's cookies travel over plain HTTP, for a LAN without TLS; browsers accept them on localhost anyway (env STOCKSYNC_INSECURE_COOKIES)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", m.env("STOCKSYNC_METRICS_TOKEN", ""),
 		"bearer token /metrics requires; empty leaves it open (env STOCKSYNC_METRICS_TOKEN or STOCKSYNC_METRICS_TOKEN_FILE)")
 	if f := m.Getenv("STOCKSYNC_METRICS_TOKEN_FILE"); f != "" && c.MetricsToken == "" {
@@ -80,6 +88,18 @@ func (c *serveConfig) envDuration(m *Main, key string, def time.Duration) time.D
 	return d
 }
 
+func (c *serveConfig) envBool(m *Main, key string) bool {
+	s := m.Getenv(key)
+	if s == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		c.envErrs = append(c.envErrs, fmt.Errorf("%s must be true or false, got %q", key, s))
+	}
+	return b
+}
+
 func (c *serveConfig) envFloat(m *Main, key string, def float64) float64 {
 	s := m.Getenv(key)
 	if s == "" {
@@ -100,6 +120,9 @@ func (c *serveConfig) validate(func(string) string) []error {
 		errs = append(errs, fmt.Errorf("--addr must be host:port or :port, got %q", c.Addr))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("--addr: port %q is not a number from 0 to 65535", port))
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > ledger.MaxSessionTTL {
+		errs = append(errs, fmt.Errorf("--session-ttl must be between 1m and %s, got %s", ledger.MaxSessionTTL, c.SessionTTL))
 	}
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout must be between 0 and 10m, got %s", c.ShutdownTimeout))
@@ -147,6 +170,8 @@ func (m *Main) runServe(ctx context.Context) error {
 		EnrollRate:      m.serve.EnrollRate,
 		ShutdownTimeout: m.serve.ShutdownTimeout,
 		MetricsToken:    m.serve.MetricsToken,
+		SessionTTL:      m.serve.SessionTTL,
+		InsecureCookies: m.serve.InsecureCookies,
 	})
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
