@@ -39,7 +39,8 @@ func readmeQuickstart(t *testing.T) []string {
 // TestReadmeQuickstart follows the README's quickstart as written, with the
 // binary built by this test and the server on a free port instead of 8080:
 // start the server, create a tenant, load the catalog, enroll a handheld,
-// record with the server stopped, start it, sync, look at stock and reviews.
+// record with the server stopped, start it, sync, look at stock and reviews,
+// create a console user and fetch the sign-in page.
 func TestReadmeQuickstart(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -90,6 +91,7 @@ func TestReadmeQuickstart(t *testing.T) {
 		`"sku":"MILK-UHT-1L"`,     // in the stock listing
 		`"status":"open"`,         // waiting for a manager
 		"stocksync serving",       // the server's log
+		"<title>Sign in",          // the console's sign-in page
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the quickstart's output lacks %s", want)
