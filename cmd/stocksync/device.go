@@ -42,6 +42,7 @@ var deviceActions = []struct{ name, args, summary string }{
 	{"ops", "[--problems] [--pending] [--limit N]", "recorded operations with their results and decisions"},
 	{"stock", "[--sku SKU] [--location LOC] [--batch B]", "optimistic stock: pulled balances plus unsynced operations"},
 	{"item", "<sku-or-barcode>", "one item of the pulled catalog, its batches and stock"},
+	{"serve", "[--addr 127.0.0.1:8090] [--sync-interval 30s]", "run the handheld's scanning app on localhost"},
 }
 
 // deviceCommand is the configuration of 'stocksync device ...': a handheld
@@ -65,6 +66,9 @@ type deviceCommand struct {
 
 	// stock
 	Filter client.StockFilter
+
+	// serve (device_serve.go)
+	Serve deviceServeConfig
 
 	// Args are the positional words after the action (item's code).
 	Args []string
@@ -152,6 +156,8 @@ func (m *Main) parseDeviceFlags(args []string) error {
 		fs.StringVar(&d.Filter.SKU, "sku", "", "only this item (SKU or barcode)")
 		fs.StringVar(&d.Filter.Location, "location", "", "only this location")
 		fs.StringVar(&d.Filter.Batch, "batch", "", "only this batch")
+	case "serve":
+		m.deviceServeFlags(fs)
 	}
 	fs.Usage = func() {
 		for _, a := range deviceActions {
@@ -222,6 +228,8 @@ func (m *Main) validateDevice(qty optionalInt) error {
 			}
 			d.Op.OccurredAt = t
 		}
+	case "serve":
+		errs = append(errs, d.Serve.validate()...)
 	case "ops":
 		if d.Limit < 0 {
 			errs = append(errs, fmt.Errorf("--limit must not be negative, got %d", d.Limit))
@@ -266,14 +274,18 @@ func (m *Main) runDevice(ctx context.Context) error {
 	d := &m.device
 	file := filepath.Join(d.Dir, deviceDBFile)
 	switch d.Action {
-	case "enroll", "record":
+	case "enroll", "record", "serve":
 		// These may start a device's life: they create the database.
 	default:
 		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("no device database in %s: enroll this device first (stocksync device enroll --server URL --code CODE), or point --dir at it", d.Dir)
 		}
 	}
-	c, err := client.Open(ctx, file, client.Options{Logger: m.Logger, AppVersion: deviceAppVersion})
+	opts := client.Options{Logger: m.Logger, AppVersion: deviceAppVersion}
+	if d.Action == "serve" {
+		opts = deviceServeClientOptions(opts)
+	}
+	c, err := client.Open(ctx, file, opts)
 	if err != nil {
 		return err
 	}
@@ -293,6 +305,8 @@ func (m *Main) runDevice(ctx context.Context) error {
 		return m.deviceStock(ctx, c)
 	case "item":
 		return m.deviceItem(ctx, c)
+	case "serve":
+		return m.deviceServe(ctx, c)
 	}
 	return usageError("unknown device action %q", d.Action)
 }
