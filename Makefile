@@ -37,7 +37,7 @@ sim: ## the fault simulation, SEEDS seeds per store (default 1000; PostgreSQL on
 fuzz: ## run every fuzz target for FUZZTIME each (default 1m)
 	@for t in syncproto:FuzzDecodePush syncproto:FuzzParseVersion syncproto:FuzzParseBacklog syncproto:FuzzDecodeEnroll \
 	  server:FuzzPullQuery server:FuzzAuthenticate server:FuzzCatalogCSV server:FuzzCapReader \
-	  ledger:FuzzDecodeCursor ledger:FuzzOperation ledger:FuzzParseSecret ledger:FuzzParsePasswordHash sim:FuzzDifferential; do \
+	  ledger:FuzzDecodeCursor ledger:FuzzOperation ledger:FuzzParseSecret ledger:FuzzParsePasswordHash mobile/scan:FuzzParseGS1 sim:FuzzDifferential; do \
 	  pkg=$${t%%:*}; name=$${t#*:}; echo "-- $$name ($$pkg)"; \
 	  go test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(or $(FUZZTIME),1m) || exit 1; done
 

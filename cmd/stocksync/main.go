@@ -159,7 +159,7 @@ var commands = []struct{ name, summary string }{
 	{"serve", "run the server: sync protocol, management API, metrics"},
 	{"tenant", "create a tenant (and its admin API key), list tenants, add API keys, renew ledger IDs"},
 	{"user", "create and list the users who sign in to a tenant's web console"},
-	{"device", "a handheld from the command line: enroll, record, sync, status, ops, stock, item"},
+	{"device", "a handheld from the command line: enroll, record, sync, status, ops, stock, item; serve its scanning app"},
 	{"check", "verify that every balance equals the sum of its movements"},
 	{"migrate", "create or upgrade the database schema"},
 	{"demo", "seed a demo tenant through the server: a catalog, three handhelds, a shift with conflicts"},
