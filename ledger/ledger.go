@@ -101,9 +101,13 @@ func (l *Ledger) TenantBySlug(ctx context.Context, slug string) (t Tenant, err e
 	return t, err
 }
 
-// Tenants lists every tenant.
-func (l *Ledger) Tenants(ctx context.Context) (ts []Tenant, err error) {
-	err = l.store.Read(ctx, func(tx ReadTx) error { ts, err = tx.Tenants(ctx); return err })
+// Tenants lists every tenant, oldest first.
+func (l *Ledger) Tenants(ctx context.Context) ([]Tenant, error) { return l.TenantsUpTo(ctx, 0) }
+
+// TenantsUpTo lists at most limit tenants (all when limit is not
+// positive), oldest first: enough to tell whether a server has one.
+func (l *Ledger) TenantsUpTo(ctx context.Context, limit int) (ts []Tenant, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { ts, err = tx.Tenants(ctx, limit); return err })
 	return ts, err
 }
 
@@ -189,6 +193,23 @@ func (l *Ledger) Reviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter
 	return rows, err
 }
 
+// CountReviews counts the reviews matching f, by kind.
+func (l *Ledger) CountReviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter) (n map[ReviewKind]int, err error) {
+	err = l.store.Read(ctx, func(tx ReadTx) error { n, err = tx.CountReviews(ctx, tenantID, f); return err })
+	return n, err
+}
+
+// ReviewFlow counts how the tenant's review backlog moved over n periods
+// of length step after from (see ReviewFlow). Returns CodeInvalid unless
+// step is positive and n is 1 to MaxFlowPeriods.
+func (l *Ledger) ReviewFlow(ctx context.Context, tenantID uuid.UUID, from time.Time, step time.Duration, n int) (f ReviewFlow, err error) {
+	if step <= 0 || n < 1 || n > MaxFlowPeriods {
+		return ReviewFlow{}, Errorf(CodeInvalid, "a review flow needs a positive step and 1-%d periods", MaxFlowPeriods)
+	}
+	err = l.store.Read(ctx, func(tx ReadTx) error { f, err = tx.ReviewFlow(ctx, tenantID, from, step, n); return err })
+	return f, err
+}
+
 // Review returns one review. Returns CodeNotFound.
 func (l *Ledger) Review(ctx context.Context, tenantID, reviewID uuid.UUID) (r Review, err error) {
 	err = l.store.Read(ctx, func(tx ReadTx) error { r, err = tx.Review(ctx, tenantID, reviewID); return err })
@@ -209,7 +230,7 @@ func (l *Ledger) Check(ctx context.Context, tenantID uuid.UUID) ([]Discrepancy, 
 	err := l.store.Read(ctx, func(tx ReadTx) error {
 		ids := []uuid.UUID{tenantID}
 		if tenantID == uuid.Nil {
-			ts, err := tx.Tenants(ctx)
+			ts, err := tx.Tenants(ctx, 0)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ import (
 //
 // with the salt and key in unpadded standard base64. Verification takes
 // the parameters from the stored string, so raising passwordParams later
-// leaves every existing hash verifiable.
+// (within the bounds below) leaves every existing hash verifiable.
 
 // passwordParams are argon2id's parameters for new hashes: OWASP's
 // recommended minimum (19 MiB, two passes, one lane), 16-byte salt, 32-byte
@@ -36,11 +36,17 @@ type argon2Params struct {
 	KeyLen  int
 }
 
-// Bounds on what a stored hash may ask for. They keep a corrupt or hostile
-// row from making one verification allocate gigabytes or run for minutes.
+// Bounds on what a stored hash may ask for: small multiples of
+// passwordParams (about three times the memory, five times the passes,
+// four lanes), enough headroom to raise the parameters for new hashes
+// later. A stored hash past them is invalid and its user cannot sign in:
+// read from a tampered or corrupt row, it could otherwise make every
+// sign-in attempt allocate gigabytes (hashSlots of them at once) or run
+// for minutes, and a burst of attempts would take the server down.
 const (
-	maxArgon2Memory  = 1 << 21 // KiB: 2 GiB
-	maxArgon2Time    = 64
+	maxArgon2Memory  = 64 * 1024 // KiB: 64 MiB
+	maxArgon2Time    = 10
+	maxArgon2Threads = 4
 	minArgon2SaltLen = 8
 	maxArgon2SaltLen = 64
 	minArgon2KeyLen  = 16
@@ -48,8 +54,9 @@ const (
 )
 
 // hashSlots bounds the argon2 computations running at once: each holds
-// its memory parameter (19 MiB) for its whole run, and a burst of sign-ins
-// must not add up to more memory than the CPUs can use.
+// its memory parameter (19 MiB for new hashes, at most maxArgon2Memory) for
+// its whole run, and a burst of sign-ins must not add up to more memory
+// than the CPUs can use.
 var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 // argon2Key computes the key, waiting for a free slot first. It returns
@@ -84,8 +91,8 @@ func formatPasswordHash(p argon2Params, salt, key []byte) string {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-// errPasswordHash is what parsePasswordHash returns for any string that is
-// not an argon2id PHC string within bounds.
+// errPasswordHash is what parsePasswordHash (and so verifyPassword)
+// returns for any string that is not an argon2id PHC string within bounds.
 var errPasswordHash = errors.New("not an argon2id password hash within bounds")
 
 // parsePasswordHash parses a PHC argon2id string. It accepts exactly the
@@ -114,7 +121,7 @@ func parsePasswordHash(s string) (p argon2Params, salt, key []byte, err error) {
 		}
 	}
 	p.Memory, p.Time = uint32(vals[0]), uint32(vals[1])
-	if vals[2] < 1 || vals[2] > 255 || p.Time < 1 || p.Time > maxArgon2Time ||
+	if vals[2] < 1 || vals[2] > maxArgon2Threads || p.Time < 1 || p.Time > maxArgon2Time ||
 		uint64(p.Memory) < 8*vals[2] || p.Memory > maxArgon2Memory {
 		return p, nil, nil, errPasswordHash
 	}
@@ -141,8 +148,9 @@ func decodePHCBase64(s string) []byte {
 }
 
 // verifyPassword reports whether password matches the PHC string encoded,
-// comparing the keys in constant time. A malformed hash is an error, not a
-// mismatch: it means a corrupt row, which an operator must hear about.
+// comparing the keys in constant time. A malformed hash, or one whose
+// parameters are out of bounds, is errPasswordHash, not a mismatch: it
+// means a corrupt or tampered row, which an operator must hear about.
 func verifyPassword(ctx context.Context, encoded, password string) (bool, error) {
 	p, salt, key, err := parsePasswordHash(encoded)
 	if err != nil {
@@ -166,3 +174,9 @@ var dummyPasswordHash = sync.OnceValue(func() string {
 	}
 	return h
 })
+
+// WarmSignIn makes the dummy hash that SignIn verifies unknown logins
+// against, so the first sign-in after start does not take twice as long
+// (which would also tell an unknown login from a wrong password). A
+// server calls it once when it starts serving the console.
+func WarmSignIn() { dummyPasswordHash() }

@@ -66,9 +66,15 @@ func TestPasswordHash(t *testing.T) {
 		t.Errorf("hash with other parameters, wrong password: verify = %v, %v", ok, err)
 	}
 
-	// A malformed stored hash is an error, never a match.
-	if ok, err := verifyPassword(ctx, "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw", "x"); err == nil || ok {
-		t.Errorf("argon2i hash: verify = %v, %v; want an error", ok, err)
+	// A malformed stored hash, or one past the bounds, is an error, never
+	// a match, and is refused before any hashing.
+	for _, bad := range []string{
+		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw",
+		"$argon2id$v=19$m=2097152,t=64,p=255$MDEyMzQ1Njc4OWFiY2RlZg$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY",
+	} {
+		if ok, err := verifyPassword(ctx, bad, "x"); !errors.Is(err, errPasswordHash) || ok {
+			t.Errorf("%s: verify = %v, %v; want errPasswordHash", bad, ok, err)
+		}
 	}
 
 	// A cancelled context waiting for a hashing slot gives up.
@@ -94,6 +100,14 @@ func TestParsePasswordHash(t *testing.T) {
 	if _, _, _, err := parsePasswordHash(good); err != nil {
 		t.Fatalf("good hash: %v", err)
 	}
+	// The bounds themselves are allowed: a few times today's parameters.
+	for _, params := range []string{"m=65536,t=10,p=4", "m=32,t=1,p=4", "m=8,t=1,p=1"} {
+		if p, _, _, err := parsePasswordHash("$argon2id$v=19$" + params + "$" + salt + "$" + key); err != nil {
+			t.Errorf("%s: %v", params, err)
+		} else if p.Memory > maxArgon2Memory || p.Time > maxArgon2Time || p.Threads > maxArgon2Threads {
+			t.Errorf("%s parsed as %+v", params, p)
+		}
+	}
 	for name, s := range map[string]string{
 		"empty":              "",
 		"argon2i":            "$argon2i$v=19$m=19456,t=2,p=1$" + salt + "$" + key,
@@ -102,11 +116,16 @@ func TestParsePasswordHash(t *testing.T) {
 		"params reordered":   "$argon2id$v=19$t=2,m=19456,p=1$" + salt + "$" + key,
 		"extra param":        "$argon2id$v=19$m=19456,t=2,p=1,k=1$" + salt + "$" + key,
 		"no lanes":           "$argon2id$v=19$m=19456,t=2,p=0$" + salt + "$" + key,
+		"5 lanes":            "$argon2id$v=19$m=19456,t=2,p=5$" + salt + "$" + key,
+		"255 lanes":          "$argon2id$v=19$m=19456,t=2,p=255$" + salt + "$" + key,
 		"256 lanes":          "$argon2id$v=19$m=19456,t=2,p=256$" + salt + "$" + key,
 		"no passes":          "$argon2id$v=19$m=19456,t=0,p=1$" + salt + "$" + key,
-		"too many passes":    "$argon2id$v=19$m=19456,t=65,p=1$" + salt + "$" + key,
+		"11 passes":          "$argon2id$v=19$m=19456,t=11,p=1$" + salt + "$" + key,
+		"64 passes":          "$argon2id$v=19$m=19456,t=64,p=1$" + salt + "$" + key,
 		"memory under 8p":    "$argon2id$v=19$m=15,t=2,p=2$" + salt + "$" + key,
-		"memory over 2 GiB":  "$argon2id$v=19$m=2097153,t=2,p=1$" + salt + "$" + key,
+		"memory over 64 MiB": "$argon2id$v=19$m=65537,t=2,p=1$" + salt + "$" + key,
+		"memory of 2 GiB":    "$argon2id$v=19$m=2097152,t=2,p=1$" + salt + "$" + key,
+		"all at the old max": "$argon2id$v=19$m=2097152,t=64,p=255$" + salt + "$" + key,
 		"memory overflow":    "$argon2id$v=19$m=4294967296,t=2,p=1$" + salt + "$" + key,
 		"signed":             "$argon2id$v=19$m=+19456,t=2,p=1$" + salt + "$" + key,
 		"leading zero":       "$argon2id$v=19$m=019456,t=2,p=1$" + salt + "$" + key,
@@ -137,6 +156,10 @@ func FuzzParsePasswordHash(f *testing.F) {
 	salt, key := b64([]byte("0123456789abcdef")), b64([]byte("0123456789abcdef0123456789abcdef"))
 	f.Add("$argon2id$v=19$m=19456,t=2,p=1$" + salt + "$" + key)
 	f.Add("$argon2id$v=19$m=2097152,t=64,p=255$" + salt + "$" + key)
+	f.Add("$argon2id$v=19$m=65536,t=10,p=4$" + salt + "$" + key)
+	f.Add("$argon2id$v=19$m=65537,t=10,p=4$" + salt + "$" + key)
+	f.Add("$argon2id$v=19$m=65536,t=11,p=4$" + salt + "$" + key)
+	f.Add("$argon2id$v=19$m=65536,t=10,p=5$" + salt + "$" + key)
 	f.Add("$argon2id$v=19$m=8,t=1,p=1$" + salt + "$" + key)
 	f.Add("$argon2id$v=19$m=19456,t=2,p=0$" + salt + "$" + key)
 	f.Add("$argon2id$v=19$m=4294967295,t=2,p=1$" + salt + "$" + key)
@@ -149,7 +172,8 @@ func FuzzParsePasswordHash(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.Threads < 1 || p.Time < 1 || p.Time > maxArgon2Time || p.Memory < 8*uint32(p.Threads) || p.Memory > maxArgon2Memory {
+		if p.Threads < 1 || p.Threads > maxArgon2Threads || p.Time < 1 || p.Time > maxArgon2Time ||
+			p.Memory < 8*uint32(p.Threads) || p.Memory > maxArgon2Memory {
 			t.Fatalf("%q: parameters out of bounds: %+v", s, p)
 		}
 		if len(salt) < minArgon2SaltLen || len(salt) > maxArgon2SaltLen || len(key) < minArgon2KeyLen || len(key) > maxArgon2KeyLen ||

@@ -181,6 +181,10 @@ func (r *Review) KeepOpeningOp() {
 	}
 }
 
+// ResolvedByLedger is who a resolution names (ResolutionRecord.By) when a
+// late operation settled the review and nobody decided.
+const ResolvedByLedger = "stocksync"
+
 // ResolutionRecord is the audited decision on a review.
 type ResolutionRecord struct {
 	Action Action    `json:"action"`

@@ -66,7 +66,9 @@ type Store interface {
 type ReadTx interface {
 	Tenant(ctx context.Context, tenantID uuid.UUID) (Tenant, error)
 	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
-	Tenants(ctx context.Context) ([]Tenant, error)
+	// Tenants lists tenants, oldest first, at most limit of them (all when
+	// limit is not positive).
+	Tenants(ctx context.Context, limit int) ([]Tenant, error)
 
 	Device(ctx context.Context, tenantID, deviceID uuid.UUID) (Device, error)
 	Devices(ctx context.Context, tenantID uuid.UUID) ([]Device, error)
@@ -153,6 +155,14 @@ type ReadTx interface {
 	QueryBalances(ctx context.Context, tenantID uuid.UUID, f BalanceFilter) ([]BalanceRow, error)
 	QueryMovements(ctx context.Context, tenantID uuid.UUID, f MovementFilter) ([]MovementRow, error)
 	QueryReviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter) ([]Review, error)
+	// CountReviews counts the reviews QueryReviews would return for f
+	// without its Limit, by kind; kinds with none are absent.
+	CountReviews(ctx context.Context, tenantID uuid.UUID, f ReviewFilter) (map[ReviewKind]int, error)
+	// ReviewFlow counts how the tenant's review backlog moved over n
+	// periods of length step after from (see ReviewFlow), with a few
+	// aggregate queries: however many reviews there are, it reads none of
+	// them.
+	ReviewFlow(ctx context.Context, tenantID uuid.UUID, from time.Time, step time.Duration, n int) (ReviewFlow, error)
 	QueryOpLog(ctx context.Context, tenantID uuid.UUID, f OpLogFilter) ([]OpLogEntry, error)
 
 	// CheckConsistency returns every discrepancy between the stored state
@@ -248,6 +258,9 @@ type BalanceFilter struct {
 	AsOf time.Time
 	// NonZero leaves out keys whose quantity is zero.
 	NonZero bool
+	// Limit returns at most this many rows, the first in the result's
+	// order (all when 0).
+	Limit int
 }
 
 // BalanceRow is a balance with its human-readable key.
@@ -286,17 +299,74 @@ type MovementRow struct {
 
 // ReviewFilter selects reviews. Empty fields select everything.
 type ReviewFilter struct {
-	Status   ReviewStatus
-	Kind     ReviewKind
+	Status ReviewStatus
+	Kind   ReviewKind
+	// IDs, when not empty, selects only these reviews.
+	IDs []uuid.UUID
+	// DeviceID and OpID match any operation involved, not only the
+	// opening one.
 	DeviceID uuid.UUID
 	OpID     uuid.UUID
+	// WarehouseID selects the reviews of one warehouse: those on a
+	// location of it, and those with no known location (LocationID Nil)
+	// whose opening device belongs to it.
+	WarehouseID uuid.UUID
+	// Actor selects the reviews whose opening operation names this staff
+	// member (Operation.Actor), exactly.
+	Actor string
 	// OpenedAfter and OpenedBefore bound the opening time when set:
 	// OpenedAfter <= opened at < OpenedBefore. The managers' console uses
-	// them for the queue's age filter and to bound the backlog chart.
+	// OpenedBefore for the queue's age filter.
 	OpenedAfter  time.Time
 	OpenedBefore time.Time
-	Limit        int
+	// ResolvedAfter and ResolvedBefore bound the resolution time
+	// (ResolutionRecord.At) when set: ResolvedAfter <= at <
+	// ResolvedBefore. Either leaves out the reviews not resolved.
+	ResolvedAfter  time.Time
+	ResolvedBefore time.Time
+	// ResolvedBy and Action select resolutions by who decided (exactly,
+	// as ResolutionRecord.By holds it) and by their action.
+	ResolvedBy string
+	Action     Action
+	// Order is the order of the result, and which reviews Limit keeps.
+	Order ReviewOrder
+	// OpeningOpOnly leaves only the opening operation in each review's
+	// Ops (see Review.KeepOpeningOp): lists of reviews need no more, and
+	// a count review links hundreds of operations.
+	OpeningOpOnly bool
+	Limit         int
 }
+
+// ReviewOrder is the order QueryReviews returns reviews in.
+type ReviewOrder int
+
+// Review orders.
+const (
+	// ReviewsByOpening orders by opening time, then ID: the queue's
+	// order, oldest first.
+	ReviewsByOpening ReviewOrder = iota
+	// ReviewsNewestResolved orders by resolution time, newest first, then
+	// by ID, descending: the audit trail's order. It selects resolved
+	// reviews only.
+	ReviewsNewestResolved
+)
+
+// ReviewFlow is how a tenant's review backlog moved over n periods of one
+// length (step) after a start: Open is how many reviews were open at the
+// start (opened at or before it and not resolved by then); Opened[i] and
+// Resolved[i] how many were opened and resolved in period i, which runs
+// from start+i*step, exclusive, to start+(i+1)*step, inclusive. A
+// resolution timed before its review was opened (clocks disagree) counts
+// as made when the review was opened, so the backlog at the end of period
+// i is Open plus the Opened less the Resolved of periods 0 to i.
+type ReviewFlow struct {
+	Open     int
+	Opened   []int
+	Resolved []int
+}
+
+// MaxFlowPeriods bounds ReviewFlow's n.
+const MaxFlowPeriods = 1000
 
 // OpLogFilter selects op log entries of a device (or all devices when
 // DeviceID is Nil), ordered by device and seq; conflicts are included.

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -239,6 +240,31 @@ func (l *Ledger) DisableUser(ctx context.Context, tenantID, userID uuid.UUID) er
 	})
 }
 
+// EnableUser lets a disabled user sign in again, with the password they
+// had (an admin may set a new one first). Enabling an enabled user changes
+// nothing. Returns CodeNotFound.
+func (l *Ledger) EnableUser(ctx context.Context, tenantID, userID uuid.UUID) (User, error) {
+	var out User
+	err := l.write(ctx, tenantID, func(tx Tx) error {
+		u, err := tx.User(ctx, tenantID, userID)
+		if err != nil {
+			return err
+		}
+		if !u.DisabledAt.IsZero() {
+			u.DisabledAt = time.Time{}
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return out, nil
+}
+
 // keepAnAdmin returns CodeConflict when u is the tenant's only enabled
 // admin, whom verb would remove: nobody could then manage the console's
 // users. It runs under the tenant's lock, which every role change and
@@ -271,7 +297,9 @@ func errSignIn() error {
 // once and stored only as its SHA-256 hash. Any mismatch (unknown tenant
 // or login, wrong password, disabled user) returns CodeUnauthorized with
 // one message, and takes about as long as a wrong password: an unknown
-// user's password is verified against a dummy hash. Returns CodeInvalid
+// user's password is verified against a dummy hash. A user whose stored
+// hash is malformed or asks for more than the bounds in password.go cannot
+// sign in (CodeUnauthorized, and an error in the log). Returns CodeInvalid
 // for a ttl under a minute or over MaxSessionTTL. It also deletes the
 // tenant's expired sessions.
 func (l *Ledger) SignIn(ctx context.Context, tenantSlug, login, password string, ttl time.Duration) (Session, User, string, error) {
@@ -299,6 +327,13 @@ func (l *Ledger) SignIn(ctx context.Context, tenantSlug, login, password string,
 		hash = dummyPasswordHash()
 	}
 	ok, err := verifyPassword(ctx, hash, password)
+	if errors.Is(err, errPasswordHash) {
+		// A corrupt or tampered row: the user cannot sign in until an
+		// admin sets a new password, and the operator must hear of it.
+		l.log.ErrorContext(ctx, "sign-in refused: the stored password hash is invalid or its parameters are out of bounds",
+			"tenant_id", u.TenantID, "user_id", u.ID, "login", u.Login)
+		return Session{}, User{}, "", errSignIn()
+	}
 	if err != nil {
 		return Session{}, User{}, "", fmt.Errorf("verify the password of user %s: %w", u.ID, err)
 	}

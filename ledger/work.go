@@ -774,7 +774,7 @@ func (w *work) joinReview(r *Review, opID, deviceID uuid.UUID) {
 // settle resolves a review whose condition a later operation made false.
 func (w *work) settle(r *Review, by uuid.UUID, note string) {
 	r.Status = ReviewResolved
-	r.Resolution = &ResolutionRecord{Action: ActionSettled, By: "stocksync", At: w.now, Note: note, SettledBy: by}
+	r.Resolution = &ResolutionRecord{Action: ActionSettled, By: ResolvedByLedger, At: w.now, Note: note, SettledBy: by}
 	w.touchReview(r)
 }
 

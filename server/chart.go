@@ -58,70 +58,21 @@ const (
 	chartFont     = `font-family="system-ui, sans-serif" font-size="12"`
 )
 
-// backlogMaxPoints bounds backlogSeries: beyond it the step is widened, so
-// a tiny step over a long range cannot make a chart of a million bars.
-const backlogMaxPoints = 1000
-
-// backlogSeries computes the review backlog at the end of each step from
-// from to to: the points are at from+step, from+2·step, ..., and the last
-// one is at to (its period is shorter when to-from is not a multiple of
-// step). Open at a point counts the reviews opened at or before it and not
-// resolved by then, including those opened before from; Opened and Resolved
-// count what happened within the point's period (after the previous point,
-// up to and including this one).
-//
-// A resolution timed before its review was opened (clocks disagree) counts
-// as made when the review was opened, so that every point's Open equals the
-// previous Open plus Opened minus Resolved. A review with a nil Resolution
-// is open, whatever its Status.
-//
-// It returns nil when step is not positive or to is not after from. When
-// the range holds more than backlogMaxPoints steps, the step is widened to
-// fit.
-func backlogSeries(reviews []ledger.Review, from, to time.Time, step time.Duration) []backlogPoint {
-	if step <= 0 || !to.After(from) {
+// backlogSeries turns a review flow (ledger.ReviewFlow, counted over
+// periods of step from from) into the backlog at the end of each period:
+// point i is at from+(i+1)·step, with the reviews open then and those
+// opened and resolved in the period. Open at each point is the previous
+// Open plus Opened minus Resolved, starting from the reviews open at from.
+func backlogSeries(f ledger.ReviewFlow, from time.Time, step time.Duration) []backlogPoint {
+	n := min(len(f.Opened), len(f.Resolved))
+	if n == 0 || step <= 0 {
 		return nil
 	}
-	span := to.Sub(from)
-	if span/step >= backlogMaxPoints {
-		step = (span + backlogMaxPoints - 1) / backlogMaxPoints
-	}
-	n := int((span + step - 1) / step)
-
-	// bucket is the index of the point whose period holds t: 0 for at or
-	// before from, n+1 for after to.
-	bucket := func(t time.Time) int {
-		if !t.After(from) {
-			return 0
-		}
-		if t.After(to) {
-			return n + 1
-		}
-		return int((t.Sub(from) + step - 1) / step)
-	}
-	opened := make([]int, n+2)
-	resolved := make([]int, n+2)
-	for i := range reviews {
-		r := &reviews[i]
-		opened[bucket(r.OpenedAt)]++
-		if r.Resolution != nil {
-			at := r.Resolution.At
-			if at.Before(r.OpenedAt) {
-				at = r.OpenedAt
-			}
-			resolved[bucket(at)]++
-		}
-	}
-
 	points := make([]backlogPoint, n)
-	open := opened[0] - resolved[0]
-	for i := 1; i <= n; i++ {
-		open += opened[i] - resolved[i]
-		at := from.Add(time.Duration(i) * step)
-		if i == n {
-			at = to
-		}
-		points[i-1] = backlogPoint{At: at, Open: open, Opened: opened[i], Resolved: resolved[i]}
+	open := f.Open
+	for i := range n {
+		open += f.Opened[i] - f.Resolved[i]
+		points[i] = backlogPoint{At: from.Add(time.Duration(i+1) * step), Open: open, Opened: f.Opened[i], Resolved: f.Resolved[i]}
 	}
 	return points
 }
@@ -304,14 +255,14 @@ func lagChart(bars []lagBar) template.HTML {
 		fmt.Fprintf(&b, `<line class="chart-grid" x1="%s" y1="%d" x2="%s" y2="%d" stroke="%s"/>`,
 			chartNum(x), lagTop, chartNum(x), axisY, chartGridline)
 		fmt.Fprintf(&b, `<text class="chart-label" x="%s" y="%d" text-anchor="middle" fill="%s">%s</text>`,
-			chartNum(x), axisY+18, chartMuted, chartEscape(chartDuration(d)))
+			chartNum(x), axisY+18, chartMuted, chartEscape(humanDuration(d)))
 	}
 	b.WriteString(`</g>`)
 
 	for i, bar := range bars {
 		y := lagTop + i*lagRow
 		class, colour := "chart-bar", chartBlue
-		value := chartDuration(bar.Lag) + " · " + chartPending(bar.Pending)
+		value := humanDuration(bar.Lag) + " · " + chartPending(bar.Pending)
 		if bar.Lagging {
 			class, colour = "chart-bar chart-lagging", chartRed
 			value += " · lagging"
@@ -400,32 +351,6 @@ func chartDurationStep(longest time.Duration, ticks int) time.Duration {
 	month := 30 * 24 * time.Hour
 	months := (longest/time.Duration(ticks) + month - 1) / month
 	return months * month
-}
-
-// chartDuration formats d for a person, to two units at most: "45s",
-// "12m", "3h 20m", "2d 4h".
-func chartDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 24*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh %dm", h, m)
-	default:
-		days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-		if h == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd %dh", days, h)
-	}
 }
 
 // chartPending says how many operations are waiting.

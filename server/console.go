@@ -16,8 +16,10 @@ package server
 // session's secret in an HttpOnly, SameSite=Strict cookie. Every POST
 // carries a CSRF token derived from that secret, and one whose Origin is
 // another site is refused. The pages are split by subject into
-// console_auth.go, console_reviews.go, console_stock.go,
-// console_devices.go, console_catalog.go and console_admin.go.
+// console_auth.go, console_reviews.go, console_audit.go, console_stock.go,
+// console_devices.go, console_catalog.go and console_admin.go. What an
+// admin does (sign-ins, users, keys, devices, enrollment codes) is logged,
+// one line each, with who did it to what.
 
 import (
 	"bytes"
@@ -40,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -135,7 +138,9 @@ func (s *Server) consoleRoutes() {
 	in.GET("/reviews/:id", cn.reviewPage)
 	in.GET("/audit", cn.auditTrail)
 	in.GET("/stock", cn.stockPage)
-	in.GET("/stock/items/:sku", cn.itemPage)
+	// The SKU is a query parameter: one may hold "/", which a path
+	// segment cannot carry (gin matches the decoded path).
+	in.GET("/stock/item", cn.itemPage)
 	in.GET("/devices", cn.devicesPage)
 	in.GET("/catalog", cn.catalogPage)
 
@@ -152,6 +157,7 @@ func (s *Server) consoleRoutes() {
 	adm.POST("/users/:id/role", cn.setUserRole)
 	adm.POST("/users/:id/password", cn.setUserPassword)
 	adm.POST("/users/:id/disable", cn.disableUser)
+	adm.POST("/users/:id/enable", cn.enableUser)
 	adm.GET("/keys", cn.keysPage)
 	adm.POST("/keys", cn.createKey)
 	adm.POST("/keys/:id/revoke", cn.revokeKey)
@@ -186,6 +192,9 @@ func newConsole(s *Server) *console {
 		sum := sha256.Sum256(b)
 		cn.assets[name] = consoleAsset{body: b, ctype: mime.TypeByExtension(path.Ext(name)), hash: hex.EncodeToString(sum[:6])}
 	}
+	// The first sign-in with an unknown login would otherwise make the
+	// dummy hash it is verified against, and take twice as long.
+	go ledger.WarmSignIn()
 	funcs := consoleFuncs(cn)
 	for _, p := range consolePages {
 		// The templates are part of the binary; one that does not parse
@@ -298,11 +307,13 @@ func (cn *console) notFound(c *gin.Context) {
 }
 
 // ctxUser, ctxSession and ctxSecret hold the signed-in user, the session
-// and its secret for the handlers.
+// and its secret for the handlers; ctxUserLogin holds the user's login
+// for the request log (middleware.go).
 const (
-	ctxUser    = "stocksync.console_user"
-	ctxSession = "stocksync.console_session"
-	ctxSecret  = "stocksync.console_secret"
+	ctxUser      = "stocksync.console_user"
+	ctxSession   = "stocksync.console_session"
+	ctxSecret    = "stocksync.console_secret"
+	ctxUserLogin = "stocksync.console_user_login"
 )
 
 // user authenticates the session cookie, if any, and stores the user and
@@ -327,6 +338,7 @@ func (cn *console) user(c *gin.Context) bool {
 	c.Set(ctxUser, u)
 	c.Set(ctxSession, sess)
 	c.Set(ctxSecret, secret)
+	c.Set(ctxUserLogin, u.Login)
 	c.Set(ctxTenantID, u.TenantID)
 	c.Set(ctxTenant, u.TenantID.String())
 	return true
@@ -552,8 +564,8 @@ type perms struct {
 	Admin  bool // users, API keys, revoking devices
 }
 
-// openBadgeMax bounds the open-review count in the navigation, which is
-// read on every page: past it the badge says "99+".
+// openBadgeMax bounds the open-review count shown in the navigation:
+// past it the badge says "99+".
 const openBadgeMax = 99
 
 // render executes a page inside the layout and sends it with status. The
@@ -571,13 +583,16 @@ func (cn *console) render(c *gin.Context, status int, page, title, nav string, d
 		v.Can = perms{Manage: u.Role.Allows(ledger.RoleManager), Admin: u.Role.Allows(ledger.RoleAdmin)}
 		ctx := c.Request.Context()
 		v.Workspace = cn.s.tenantSlug(ctx, u.TenantID)
-		if rs, err := cn.s.ledger.Reviews(ctx, u.TenantID, ledger.ReviewFilter{Status: ledger.ReviewOpen, Limit: openBadgeMax + 1}); err == nil {
-			switch n := len(rs); {
-			case n > openBadgeMax:
-				v.OpenReviews = strconv.Itoa(openBadgeMax) + "+"
-			case n > 0:
-				v.OpenReviews = strconv.Itoa(n)
-			}
+		// A count, not a read of the reviews: this runs on every page.
+		counts, err := cn.s.ledger.CountReviews(ctx, u.TenantID, ledger.ReviewFilter{Status: ledger.ReviewOpen})
+		if err != nil {
+			cn.s.log.ErrorContext(ctx, "console: count open reviews for the navigation", "route", routeOf(c), "err", err)
+		}
+		switch n := sumCounts(counts); {
+		case n > openBadgeMax:
+			v.OpenReviews = strconv.Itoa(openBadgeMax) + "+"
+		case n > 0:
+			v.OpenReviews = strconv.Itoa(n)
 		}
 	}
 	t := cn.pages[page]
@@ -677,6 +692,45 @@ func consoleErrorHeading(status int) string {
 	return http.StatusText(status)
 }
 
+// sumCounts is the total of counts by kind.
+func sumCounts(counts map[ledger.ReviewKind]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+// logAction logs one thing a person did in the console that changes who
+// may do what (sign-ins, users, API keys, devices, enrollment codes): who
+// did it (actor, the login; empty before a sign-in), in which tenant, and
+// attrs naming the target. Never a password or a secret.
+func (cn *console) logAction(c *gin.Context, action string, attrs ...any) {
+	cn.logActionBy(c, c.GetString(ctxUserLogin), action, attrs...)
+}
+
+// logActionBy is logAction with the actor given: the login that tried to
+// sign in, before anyone is signed in.
+func (cn *console) logActionBy(c *gin.Context, actor, action string, attrs ...any) {
+	base := []any{"action", action, "actor", actor}
+	if v := c.GetString(ctxTenant); v != "" {
+		base = append(base, "tenant", v)
+	}
+	cn.s.log.InfoContext(c.Request.Context(), "console action", append(base, attrs...)...)
+}
+
+// clip shortens what a person typed to at most n bytes (of whole
+// characters) before it is logged: a form field can hold a megabyte.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // logFailure logs an internal error met while rendering a page that goes
 // on without the failed part.
 func (cn *console) logFailure(c *gin.Context, what string, err error) {
@@ -695,8 +749,8 @@ func (cn *console) home(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/login")
 }
 
-// consolePathID parses the :id of a console path; a malformed one cannot
-// name anything, so it is a 404 like a missing object.
+// pathID parses the :id of a console path; a malformed one cannot name
+// anything, so it answers 404 like a missing object and returns false.
 func (cn *console) pathID(c *gin.Context, what string) (uuid.UUID, bool) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
@@ -760,8 +814,7 @@ func consoleFuncs(cn *console) template.FuncMap {
 			}
 			return *p
 		},
-		"signed":     func(n int64) string { return fmt.Sprintf("%+d", n) },
-		"pathEscape": url.PathEscape,
+		"signed": func(n int64) string { return fmt.Sprintf("%+d", n) },
 		"qs": func(kv ...string) template.URL {
 			// qs builds a query string from pairs, skipping empty values;
 			// the template escapes nothing further inside href.

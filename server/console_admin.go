@@ -55,12 +55,13 @@ func (cn *console) createUser(c *gin.Context) {
 		cn.showUsers(c, failStatus(err), form)
 		return
 	}
+	cn.logAction(c, "create user", "user", u.Login, "user_id", u.ID.String(), "role", string(u.Role))
 	cn.redirect(c, "/users", flash{Kind: "ok", Text: fmt.Sprintf("User %s (%s) was created with the role %s.", u.Login, u.Name, u.Role)})
 }
 
-// userAction runs one change on a user and returns to the list with its
-// outcome.
-func (cn *console) userAction(c *gin.Context, do func(u ledger.User) (string, error)) {
+// userAction runs one change on a user, logs it as action, and returns to
+// the list with its outcome.
+func (cn *console) userAction(c *gin.Context, action string, do func(u ledger.User) (string, error)) {
 	id, ok := cn.pathID(c, "user")
 	if !ok {
 		return
@@ -80,13 +81,14 @@ func (cn *console) userAction(c *gin.Context, do func(u ledger.User) (string, er
 		}
 		return
 	}
+	cn.logAction(c, action, "user", u.Login, "user_id", u.ID.String())
 	cn.redirect(c, "/users", flash{Kind: "ok", Text: msg})
 }
 
 // setUserRole is POST /users/{id}/role.
 func (cn *console) setUserRole(c *gin.Context) {
-	cn.userAction(c, func(u ledger.User) (string, error) {
-		role := ledger.Role(c.Request.PostForm.Get("role"))
+	role := ledger.Role(c.Request.PostForm.Get("role"))
+	cn.userAction(c, "set role to "+clip(string(role), 16), func(u ledger.User) (string, error) {
 		nu, err := cn.s.ledger.SetUserRole(c.Request.Context(), tenantID(c), u.ID, role)
 		return fmt.Sprintf("%s is now %s.", nu.Login, nu.Role), err
 	})
@@ -95,7 +97,7 @@ func (cn *console) setUserRole(c *gin.Context) {
 // setUserPassword is POST /users/{id}/password: an admin sets a new
 // password, which ends the user's sessions.
 func (cn *console) setUserPassword(c *gin.Context) {
-	cn.userAction(c, func(u ledger.User) (string, error) {
+	cn.userAction(c, "set password", func(u ledger.User) (string, error) {
 		err := cn.s.ledger.SetUserPassword(c.Request.Context(), tenantID(c), u.ID, c.Request.PostForm.Get("password"))
 		return fmt.Sprintf("The password of %s was changed; their sessions have ended.", u.Login), err
 	})
@@ -103,9 +105,18 @@ func (cn *console) setUserPassword(c *gin.Context) {
 
 // disableUser is POST /users/{id}/disable.
 func (cn *console) disableUser(c *gin.Context) {
-	cn.userAction(c, func(u ledger.User) (string, error) {
+	cn.userAction(c, "disable user", func(u ledger.User) (string, error) {
 		err := cn.s.ledger.DisableUser(c.Request.Context(), tenantID(c), u.ID)
 		return fmt.Sprintf("%s is disabled and can no longer sign in.", u.Login), err
+	})
+}
+
+// enableUser is POST /users/{id}/enable: a disabled user may sign in
+// again, with the password they had.
+func (cn *console) enableUser(c *gin.Context) {
+	cn.userAction(c, "enable user", func(u ledger.User) (string, error) {
+		_, err := cn.s.ledger.EnableUser(c.Request.Context(), tenantID(c), u.ID)
+		return fmt.Sprintf("%s is enabled and may sign in again with their password.", u.Login), err
 	})
 }
 
@@ -150,6 +161,7 @@ func (cn *console) createKey(c *gin.Context) {
 		cn.showKeys(c, failStatus(err), d)
 		return
 	}
+	cn.logAction(c, "create API key", "key", k.Name, "key_id", k.ID.String(), "role", string(k.Role))
 	d = keysData{Created: &k, Secret: secret, Role: string(ledger.RoleStaff)}
 	cn.showKeys(c, http.StatusCreated, d)
 }
@@ -164,5 +176,6 @@ func (cn *console) revokeKey(c *gin.Context) {
 		cn.fail(c, err)
 		return
 	}
+	cn.logAction(c, "revoke API key", "key_id", id.String())
 	cn.redirect(c, "/keys", flash{Kind: "ok", Text: "The API key is revoked; programs using it are refused from now on."})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"stocksync/ledger"
 	"stocksync/syncproto"
@@ -53,8 +54,10 @@ func (cn *console) loginPage(c *gin.Context) {
 }
 
 // fillWorkspace prefills and hides the workspace when there is one tenant.
+// It reads at most two tenants, whatever the server holds: anyone may ask
+// for the sign-in page, as often as they like.
 func (cn *console) fillWorkspace(c *gin.Context, d *loginData) {
-	ts, err := cn.s.ledger.Tenants(c.Request.Context())
+	ts, err := cn.s.ledger.TenantsUpTo(c.Request.Context(), 2)
 	if err != nil {
 		cn.logFailure(c, "list tenants", err)
 		return
@@ -93,17 +96,30 @@ func (cn *console) login(c *gin.Context) {
 		cn.render(c, http.StatusBadRequest, "login", "Sign in", "", d)
 		return
 	}
-	sess, _, secret, err := cn.s.ledger.SignIn(c.Request.Context(), d.Workspace, d.Login, password, cn.ttl)
+	ctx := c.Request.Context()
+	sess, u, secret, err := cn.s.ledger.SignIn(ctx, d.Workspace, d.Login, password, cn.ttl)
 	if err != nil {
 		if ledger.ErrorCode(err) != ledger.CodeUnauthorized {
 			cn.fail(c, err)
 			return
 		}
+		// The login as typed, not the password.
+		cn.logActionBy(c, clip(d.Login, ledger.MaxCodeLen), "sign-in failed", "workspace", clip(d.Workspace, ledger.MaxCodeLen))
 		d.Error = "The workspace, login or password is wrong, or your account is disabled."
 		cn.fillWorkspace(c, &d)
 		cn.render(c, http.StatusUnauthorized, "login", "Sign in", "", d)
 		return
 	}
+	// A session this browser held (a tab left open on the sign-in form)
+	// ends now rather than living on unseen beside the new one.
+	if old, err := c.Cookie(sessionCookie); err == nil && old != "" {
+		if err := cn.s.ledger.SignOut(ctx, old); err != nil {
+			cn.logFailure(c, "end the session signed in over", err)
+		}
+	}
+	c.Set(ctxTenant, u.TenantID.String())
+	c.Set(ctxUserLogin, u.Login)
+	cn.logAction(c, "sign-in", "workspace", d.Workspace, "user_id", u.ID.String(), "session_id", sess.ID.String())
 	cn.setCookie(c, sessionCookie, secret, sess.ExpiresAt.Sub(cn.s.now()))
 	cn.clearCookie(c, loginCookie)
 	c.Redirect(http.StatusSeeOther, d.Next)
@@ -116,6 +132,14 @@ func (cn *console) logout(c *gin.Context) {
 		cn.fail(c, err)
 		return
 	}
+	cn.logAction(c, "sign-out", "session_id", sessionID(c).String())
 	cn.clearCookie(c, sessionCookie)
 	cn.redirect(c, "/login", flash{Kind: "ok", Text: "You are signed out."})
+}
+
+// sessionID is the ID of the signed-in user's session (never its secret).
+func sessionID(c *gin.Context) uuid.UUID {
+	v, _ := c.Get(ctxSession)
+	s, _ := v.(ledger.Session)
+	return s.ID
 }

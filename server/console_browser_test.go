@@ -430,10 +430,10 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 		if got := u.text(unknownRow); !strings.Contains(got, "2000000000008") {
 			t.Errorf("the unknown reference's row %q lacks the scanned barcode", got)
 		}
-		if n := u.count(unknownRow + ` a[href^="/stock/items/"]`); n != 0 {
+		if n := u.count(unknownRow + ` a[href^="/stock/item"]`); n != 0 {
 			t.Errorf("the unknown reference's row links the unknown barcode to a stock card")
 		}
-		if n := u.count(`#review-table tr[data-kind="wrong_batch_return"] a[href="/stock/items/BOLT"]`); n != 1 {
+		if n := u.count(`#review-table tr[data-kind="wrong_batch_return"] a[href="/stock/item?sku=BOLT"]`); n != 1 {
 			t.Errorf("the return's row does not link BOLT to its stock card")
 		}
 		chips := uiEval[map[string]string](u, `Object.fromEntries(Array.from(document.querySelectorAll("#kind-chips a[data-kind]")).map(function (a) {
@@ -490,7 +490,7 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 		if got := u.text(".flash-ok"); !strings.Contains(got, "reassign_batch") || !strings.Contains(got, "2 movement") {
 			t.Errorf("confirmation after resolving: %q", got)
 		}
-		for sel, want := range map[string]string{"#resolution-action": "reassign_batch", "#resolution-by": "Max Manager", "#resolution-note": note} {
+		for sel, want := range map[string]string{"#resolution-action": "reassign_batch", "#resolution-by": "Max Manager (max)", "#resolution-note": note} {
 			if got := u.text(sel); got != want {
 				t.Errorf("%s %q, want %q", sel, got, want)
 			}
@@ -514,8 +514,8 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 		if r.Status != ledger.ReviewResolved || r.Resolution == nil {
 			t.Fatalf("review after the browser resolved it: %+v", r)
 		}
-		if res := r.Resolution; res.Action != ledger.ActionReassignBatch || res.By != "Max Manager" || res.Batch != "L1" || res.Note != note || len(res.Positions) != 2 {
-			t.Errorf("resolution %+v; want reassign_batch to L1 by Max Manager with the note and two movements", res)
+		if res := r.Resolution; res.Action != ledger.ActionReassignBatch || res.By != "Max Manager (max)" || res.Batch != "L1" || res.Note != note || len(res.Positions) != 2 {
+			t.Errorf("resolution %+v; want reassign_batch to L1 by Max Manager (max) with the note and two movements", res)
 		}
 		moves, err := be.l.Movements(ctx, tid, ledger.MovementFilter{SKU: "BOLT"})
 		if err != nil {
@@ -558,7 +558,7 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 		retView = handheldOp(t, b, ret.Op.OpID)
 		decided := slices.ContainsFunc(retView.Decisions, func(d syncproto.Decision) bool {
 			return d.ReviewID == reviewID && d.Status == syncproto.ReviewResolved && d.Action == "reassign_batch" &&
-				d.DecidedBy == "Max Manager" && d.Note == note && d.DecidedAt != nil
+				d.DecidedBy == "Max Manager (max)" && d.Note == note && d.DecidedAt != nil
 		})
 		if !decided {
 			t.Errorf("handheld-b's problem list does not show the decision: %+v", retView.Decisions)
@@ -604,7 +604,7 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 		if got := u.attr(row, "data-action"); got != "reassign_batch" {
 			t.Errorf("audit row action %q", got)
 		}
-		if got := u.text(row + " td.by"); got != "Max Manager" {
+		if got := u.text(row + " td.by"); got != "Max Manager (max)" {
 			t.Errorf("audit row decided by %q", got)
 		}
 		if got := u.text(row); !strings.Contains(got, note) {
@@ -636,7 +636,7 @@ func TestConsoleBrowserReviewFlow(t *testing.T) {
 			if got := u.text("#unknown-refs"); !strings.Contains(got, "2000000000008") {
 				t.Errorf("unknown references listed: %q", got)
 			}
-			if n := u.count(`.facts a[href^="/stock/items/"]`); n != 0 {
+			if n := u.count(`.facts a[href^="/stock/item"]`); n != 0 {
 				t.Errorf("the unknown reference's page links the unknown barcode to a stock card")
 			}
 			if got := u.attr("#review-ops tbody tr", "class"); got != "mark" {

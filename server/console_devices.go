@@ -132,6 +132,7 @@ func (cn *console) revokeDevice(c *gin.Context) {
 		cn.fail(c, err)
 		return
 	}
+	cn.logAction(c, "revoke device", "device", dv.Name, "device_id", id.String())
 	cn.redirect(c, "/devices", flash{Kind: "ok", Text: fmt.Sprintf("Device %q is revoked: it can no longer sync. Enroll it again with a new code to use it.", dv.Name)})
 }
 
@@ -164,6 +165,8 @@ func (cn *console) createCode(c *gin.Context) {
 		cn.redirect(c, "/devices", flash{Kind: "error", Text: "No code was created: " + failMessage(err)})
 		return
 	}
+	// The code itself is a credential: only its ID is logged.
+	cn.logAction(c, "create enrollment code", "warehouse", wh, "code_id", ec.ID.String(), "expires_at", ec.ExpiresAt)
 	d := codeData{Code: code, Warehouse: wh, ExpiresAt: ec.ExpiresAt}
 	if d.QR, err = qrSVG(code); err != nil {
 		cn.logFailure(c, "enrollment QR code", err)

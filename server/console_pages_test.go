@@ -164,7 +164,7 @@ func TestConsoleStock(t *testing.T) {
 
 		// The item's card: balances, and movements newest first with who
 		// and which device.
-		p = b.get("/stock/items/WIDGET").want(200)
+		p = b.get("/stock/item?sku=WIDGET").want(200)
 		if got := p.textOf("#item-total"); got != "7 pcs" {
 			t.Errorf("total %q", got)
 		}
@@ -178,7 +178,7 @@ func TestConsoleStock(t *testing.T) {
 		if got := p.text(rows[1]); !strings.Contains(got, "receive +10 W1 / A1 — — anna handheld 1") {
 			t.Errorf("oldest movement %q", got)
 		}
-		b.get("/stock/items/NOPE").want(404).wantText("NOPE")
+		b.get("/stock/item?sku=NOPE").want(404).wantText("NOPE")
 	})
 }
 
@@ -298,6 +298,16 @@ func TestConsoleUsersAndKeys(t *testing.T) {
 		lp := nina.get("/login")
 		form := url.Values{"csrf": {lp.attrOf("input[name=csrf]", "value")}, "workspace": {"alpha"}, "login": {"nina"}, "password": {"second password"}}
 		nina.postRaw("/login", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil).want(http.StatusUnauthorized)
+
+		// Enabled again, she signs in with the password she had.
+		if p := admin.get("/users"); !p.has("[data-enable="+ninaID+"]") || len(p.all("[data-enable]")) != 1 {
+			t.Errorf("the Enable button: %d, nina's %v", len(p.all("[data-enable]")), p.has("[data-enable="+ninaID+"]"))
+		}
+		admin.post("/users/"+ninaID+"/enable", nil).wantRedirect("/users")
+		if p := admin.get("/users"); p.has("tr[data-user-id="+ninaID+"][data-disabled]") || p.has("[data-enable]") {
+			t.Errorf("nina still shown disabled")
+		}
+		nina.signIn("nina", "second password")
 
 		// API keys: the secret is shown once, and works until revoked.
 		k := admin.post("/keys", url.Values{"name": {"ERP import"}, "role": {"staff"}}).want(http.StatusCreated)

@@ -18,32 +18,31 @@ import (
 	"stocksync/ledger"
 )
 
-// Bounds of the review pages. The queue reads every open review (the
-// counts per kind and the filters need them all) up to queueLoadMax, and
-// shows at most queueShowMax rows of what the filters select.
+// Bounds of the review pages.
 const (
-	queueLoadMax = 5000
+	// queueShowMax bounds the rows of the queue; the counts above it
+	// cover every open review the filters select.
 	queueShowMax = 500
 	// bulkMax bounds one bulk resolution.
 	bulkMax = 500
 	// backlogDays is the span of the queue page's backlog chart, one point
-	// a day. backlogLookback is how long before the chart's start a review
-	// resolved inside it may have been opened and still be counted: the
-	// ledger lists reviews by opening time, and a review open for longer
-	// than this before the chart began is left out of its first days.
-	backlogDays     = 30
-	backlogLookback = 90 * 24 * time.Hour
-	// auditLookback is the same margin for the audit trail: a decision in
-	// the chosen period on a review opened more than this before the
-	// period started is shown only under "all time".
-	auditLookback = 365 * 24 * time.Hour
-	auditShowMax  = 1000
-	// evidenceWindow is how far before the review's operation the
-	// negative-stock evidence lists the key's movements (with the balance
-	// at the window's start), and how far before a count its late
-	// movements are looked for. evidenceRowsMax bounds those lists.
-	evidenceWindow  = 7 * 24 * time.Hour
+	// a day.
+	backlogDays = 30
+	// auditShowMax bounds the rows of the audit trail.
+	auditShowMax = 1000
+	// evidenceWindow is how far before the review's first operation the
+	// negative-stock evidence lists the key's movements, and how far
+	// before a count its late movements are looked for. evidenceAfter is
+	// how far past the review's last operation the negative-stock
+	// evidence reads: what came after shows how the stock recovered.
+	evidenceWindow = 7 * 24 * time.Hour
+	evidenceAfter  = time.Hour
+	// evidenceRowsMax bounds the rows the evidence lists up to the
+	// review's last operation (the latest of them; the review's own
+	// operations are always listed), and evidenceTailMax the rows after
+	// it.
 	evidenceRowsMax = 300
+	evidenceTailMax = 50
 )
 
 // consoleAges are the queue's age filter: reviews opened longer ago.
@@ -61,16 +60,9 @@ type lookup struct {
 	decoded    map[uuid.UUID]ledger.Operation
 }
 
-// newLookup reads the names the reviews (and any extra operations) need.
-func (cn *console) newLookup(ctx context.Context, tid uuid.UUID, rs []ledger.Review, extraOps ...uuid.UUID) (*lookup, error) {
-	lk, locIDs, opIDs := lookupFor(rs, extraOps...)
-	err := cn.s.ledger.Store().Read(ctx, func(tx ledger.ReadTx) error { return lk.read(ctx, tx, tid, locIDs, opIDs) })
-	return lk, err
-}
-
 // lookupFor returns an empty lookup and the locations and operations the
 // reviews name.
-func lookupFor(rs []ledger.Review, extraOps ...uuid.UUID) (*lookup, []uuid.UUID, []uuid.UUID) {
+func lookupFor(rs []ledger.Review) (*lookup, []uuid.UUID, []uuid.UUID) {
 	lk := &lookup{devices: map[uuid.UUID]ledger.Device{}, warehouses: map[uuid.UUID]string{}, locWH: map[uuid.UUID]string{},
 		ops: map[uuid.UUID]ledger.OpRecord{}, decoded: map[uuid.UUID]ledger.Operation{}}
 	var locIDs, opIDs []uuid.UUID
@@ -94,14 +86,19 @@ func lookupFor(rs []ledger.Review, extraOps ...uuid.UUID) (*lookup, []uuid.UUID,
 			addOp(r.Resolution.SettledBy)
 		}
 	}
-	for _, id := range extraOps {
-		addOp(id)
-	}
 	return lk, locIDs, opIDs
 }
 
 // read fills the lookup in one snapshot.
 func (lk *lookup) read(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID, locIDs, opIDs []uuid.UUID) error {
+	if err := lk.readNames(ctx, tx, tid); err != nil {
+		return err
+	}
+	return lk.readRefs(ctx, tx, tid, locIDs, opIDs)
+}
+
+// readNames reads the tenant's devices and warehouses.
+func (lk *lookup) readNames(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID) error {
 	ds, err := tx.Devices(ctx, tid)
 	if err != nil {
 		return err
@@ -116,6 +113,12 @@ func (lk *lookup) read(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID, loc
 	for _, w := range whs {
 		lk.warehouses[w.ID] = w.Code
 	}
+	return nil
+}
+
+// readRefs reads the locations and the op log entries of opIDs; the
+// warehouses are read already.
+func (lk *lookup) readRefs(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID, locIDs, opIDs []uuid.UUID) error {
 	if len(locIDs) > 0 {
 		locs, err := tx.LocationsByID(ctx, tid, locIDs)
 		if err != nil {
@@ -173,7 +176,9 @@ type reviewRow struct {
 	ledger.Review
 	Warehouse, Location, SKU, Batch, Order string
 	Device                                 string
-	// Actors are the staff members (badges) of the operations involved.
+	// Actors are the staff members (badges) of the operations in Ops:
+	// every operation involved on a review's page, only the one that
+	// opened it in the queue and the audit trail.
 	Actors    []string
 	Age       time.Duration
 	Suggested string
@@ -233,25 +238,9 @@ func needsInput(s ledger.Suggestion) bool {
 	return false
 }
 
-// queueFilter is the queue's filter form.
+// queueFilter is the queue's filter form, as typed (Device normalized).
 type queueFilter struct {
 	Kind, Warehouse, Device, Actor, Age string
-}
-
-func (f queueFilter) matches(row reviewRow, now time.Time) bool {
-	if f.Warehouse != "" && row.Warehouse != f.Warehouse {
-		return false
-	}
-	if f.Device != "" && !slices.ContainsFunc(row.Ops, func(o ledger.ReviewOp) bool { return o.DeviceID.String() == f.Device }) {
-		return false
-	}
-	if f.Actor != "" && !slices.Contains(row.Actors, f.Actor) {
-		return false
-	}
-	if d, ok := consoleAges[f.Age]; ok && now.Sub(row.OpenedAt) < d {
-		return false
-	}
-	return true
 }
 
 type kindChip struct {
@@ -266,13 +255,15 @@ type option struct {
 }
 
 type queueData struct {
-	Filter     queueFilter
-	Chips      []kindChip
-	Total      int
-	Rows       []reviewRow
-	Shown      int
-	Matching   int
-	Truncated  bool
+	Filter   queueFilter
+	Chips    []kindChip
+	Total    int
+	Rows     []reviewRow
+	Shown    int
+	Matching int
+	// Warehouses and Devices are the filters' choices; Actors the staff
+	// members of the rows shown, offered as the staff filter's
+	// suggestions.
 	Warehouses []string
 	Devices    []option
 	Actors     []string
@@ -284,63 +275,101 @@ type queueData struct {
 	Bulk bool
 }
 
-// reviewQueue is GET /reviews: the open reviews, oldest first.
+// reviewQueue is GET /reviews: the open reviews, oldest first. Every
+// filter is applied by the ledger: the page counts the open reviews it
+// selects by kind, and reads only the rows it shows, each with only the
+// operation that opened it (whose payload names the staff member).
 func (cn *console) reviewQueue(c *gin.Context) {
 	ctx, tid, now := c.Request.Context(), tenantID(c), cn.s.now()
 	q := c.Request.URL.Query()
-	f := queueFilter{Kind: q.Get("kind"), Warehouse: q.Get("warehouse"), Device: q.Get("device"), Actor: q.Get("actor"), Age: q.Get("age")}
+	f := queueFilter{Kind: q.Get("kind"), Warehouse: q.Get("warehouse"), Device: q.Get("device"), Actor: strings.TrimSpace(q.Get("actor")),
+		Age: q.Get("age")}
+	base := ledger.ReviewFilter{Status: ledger.ReviewOpen, Actor: f.Actor}
 	if f.Kind != "" && !slices.Contains(reviewKinds, f.Kind) {
 		notice(c, "error", fmt.Sprintf("There is no review kind %q; showing every kind.", f.Kind))
 		f.Kind = ""
 	}
-	if _, ok := consoleAges[f.Age]; f.Age != "" && !ok {
+	if d, ok := consoleAges[f.Age]; ok {
+		base.OpenedBefore = now.Add(-d)
+	} else if f.Age != "" {
 		notice(c, "error", fmt.Sprintf("The age filter %q is not one of 1h, 1d, 1w; showing every age.", f.Age))
 		f.Age = ""
 	}
-	if _, err := uuid.Parse(f.Device); f.Device != "" && err != nil {
-		notice(c, "error", "The device filter is not a device; showing every device.")
-		f.Device = ""
+	if f.Device != "" {
+		// Compared as a UUID, in whatever case or form it came.
+		id, err := uuid.Parse(f.Device)
+		if err != nil {
+			notice(c, "error", "The device filter is not a device; showing every device.")
+			f.Device = ""
+		} else {
+			base.DeviceID, f.Device = id, id.String()
+		}
 	}
 
-	open, err := cn.s.ledger.Reviews(ctx, tid, ledger.ReviewFilter{Status: ledger.ReviewOpen, Limit: queueLoadMax + 1})
-	if err != nil {
-		cn.fail(c, err)
-		return
-	}
-	d := queueData{Filter: f, Truncated: len(open) > queueLoadMax, Back: c.Request.URL.RequestURI(), Bulk: f.Kind != ""}
-	if d.Truncated {
-		open = open[:queueLoadMax]
-	}
-	lk, err := cn.newLookup(ctx, tid, open)
-	if err != nil {
-		cn.fail(c, err)
-		return
-	}
-	counts := map[ledger.ReviewKind]int{}
-	actors := map[string]bool{}
-	for _, r := range open {
-		row := cn.reviewRow(r, lk, now)
-		for _, a := range row.Actors {
-			actors[a] = true
+	d := queueData{Filter: f, Back: c.Request.URL.RequestURI(), Bulk: f.Kind != ""}
+	lk, _, _ := lookupFor(nil)
+	err := cn.s.ledger.Store().Read(ctx, func(tx ledger.ReadTx) error {
+		if err := lk.readNames(ctx, tx, tid); err != nil {
+			return err
 		}
-		if !f.matches(row, now) {
-			continue
+		if f.Warehouse != "" {
+			for id, code := range lk.warehouses {
+				if code == f.Warehouse {
+					base.WarehouseID = id
+				}
+			}
+			if base.WarehouseID == uuid.Nil {
+				return nil // no such warehouse: nothing matches
+			}
 		}
-		counts[r.Kind]++
-		d.Total++
-		if f.Kind != "" && string(r.Kind) != f.Kind {
-			continue
+		counts, err := tx.CountReviews(ctx, tid, base)
+		if err != nil {
+			return err
 		}
-		d.Matching++
-		if len(d.Rows) < queueShowMax {
+		for _, k := range reviewKinds {
+			kind := ledger.ReviewKind(k)
+			d.Chips = append(d.Chips, kindChip{Kind: kind, Label: kindLabel(kind), Count: counts[kind], Active: f.Kind == k})
+		}
+		total := sumCounts(counts)
+		d.Total, d.Matching = total, total
+		rf := base
+		rf.OpeningOpOnly, rf.Limit = true, queueShowMax
+		if f.Kind != "" {
+			rf.Kind, d.Matching = ledger.ReviewKind(f.Kind), counts[ledger.ReviewKind(f.Kind)]
+		}
+		rs, err := tx.QueryReviews(ctx, tid, rf)
+		if err != nil {
+			return err
+		}
+		_, locIDs, opIDs := lookupFor(rs)
+		if err := lk.readRefs(ctx, tx, tid, locIDs, opIDs); err != nil {
+			return err
+		}
+		actors := map[string]bool{}
+		for _, r := range rs {
+			row := cn.reviewRow(r, lk, now)
 			d.Rows = append(d.Rows, row)
+			for _, a := range row.Actors {
+				actors[a] = true
+			}
+		}
+		for a := range actors {
+			d.Actors = append(d.Actors, a)
+		}
+		return nil
+	})
+	if err != nil {
+		cn.fail(c, err)
+		return
+	}
+	if len(d.Chips) == 0 {
+		for _, k := range reviewKinds {
+			kind := ledger.ReviewKind(k)
+			d.Chips = append(d.Chips, kindChip{Kind: kind, Label: kindLabel(kind), Active: f.Kind == k})
 		}
 	}
 	d.Shown = len(d.Rows)
-	for _, k := range reviewKinds {
-		kind := ledger.ReviewKind(k)
-		d.Chips = append(d.Chips, kindChip{Kind: kind, Label: kindLabel(kind), Count: counts[kind], Active: f.Kind == k})
-	}
+	sort.Strings(d.Actors)
 	for _, code := range lk.warehouses {
 		d.Warehouses = append(d.Warehouses, code)
 	}
@@ -349,19 +378,14 @@ func (cn *console) reviewQueue(c *gin.Context) {
 		d.Devices = append(d.Devices, option{Value: dev.ID.String(), Label: dev.Name})
 	}
 	slices.SortFunc(d.Devices, func(a, b option) int { return cmp.Compare(a.Label, b.Label) })
-	for a := range actors {
-		d.Actors = append(d.Actors, a)
-	}
-	sort.Strings(d.Actors)
 
-	// The backlog: every review that may have been open in the chart's
-	// span, that is the open ones and those resolved lately.
+	// The backlog: counted by the ledger per day, whatever the number of
+	// reviews.
 	from := now.Add(-backlogDays * 24 * time.Hour)
-	resolved, err := cn.s.ledger.Reviews(ctx, tid, ledger.ReviewFilter{Status: ledger.ReviewResolved, OpenedAfter: from.Add(-backlogLookback)})
-	if err != nil {
-		cn.logFailure(c, "backlog reviews", err)
+	if flow, err := cn.s.ledger.ReviewFlow(ctx, tid, from, 24*time.Hour, backlogDays); err != nil {
+		cn.logFailure(c, "backlog of reviews", err)
 	} else {
-		d.Chart = backlogChart(backlogSeries(append(open, resolved...), from, now, 24*time.Hour))
+		d.Chart = backlogChart(backlogSeries(flow, from, 24*time.Hour))
 	}
 	cn.render(c, http.StatusOK, "reviews", "Review queue", "reviews", d)
 }
@@ -399,6 +423,9 @@ type movementView struct {
 	Balance int64
 	// Mark highlights the movements of the review's own operations.
 	Mark bool
+	// Skipped, when not zero, makes this a row standing for that many
+	// movements not listed, whose quantities sum to Qty.
+	Skipped int
 }
 
 type shippedRow struct {
@@ -417,12 +444,17 @@ type evidenceView struct {
 	Qty           int64
 	Excess        int64
 	ScannedInShip bool
-	// Negative stock: the key's movements in effective-time order from
-	// the window's start, with the running balance.
+	// Negative stock: the key's movements in effective-time order, with
+	// the running balance, from StartAt (the first one listed), when the
+	// stock was StartBalance. Cut earlier movements since WindowFrom are
+	// summed into StartBalance; Later ones after the last listed are left
+	// out.
 	Movements    []movementView
 	WindowFrom   time.Time
+	StartAt      time.Time
 	StartBalance int64
 	Cut          int
+	Later        int
 	// Counts.
 	Counted, Expected, Threshold *int64
 	Variance                     int64
@@ -510,15 +542,15 @@ func (cn *console) showReview(c *gin.Context, id uuid.UUID, status int, form res
 		cn.fail(c, err)
 		return
 	}
+	// The ledger's first suggestion is chosen for the manager; with none,
+	// nothing is, and neither is an action: a held operation must not be
+	// accepted (and so dropped for good) by one click on Resolve.
 	if form.Choice == "" && len(r.Suggestions) > 0 {
 		form.Choice, d.Form.Choice = "0", "0"
 	}
 	for i, s := range r.Suggestions {
 		d.Suggestions = append(d.Suggestions, suggestionView{Index: i, Label: s.Label, Action: s.Action, NeedsInput: needsInput(s),
 			Checked: form.Choice == strconv.Itoa(i)})
-	}
-	if len(r.Suggestions) == 0 && d.Form.Choice == "" {
-		d.Form.Choice = "other"
 	}
 	title := kindLabel(r.Kind) + " · " + cmp.Or(d.Row.SKU, "review")
 	cn.render(c, status, "review", title, "reviews", d)
@@ -574,35 +606,53 @@ func (cn *console) evidence(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID
 			break
 		}
 		v.Layout = "negative"
-		at := cmp.Or(lk.ops[r.OpID].EffectiveAt, r.OpenedAt)
-		v.WindowFrom = at.Add(-evidenceWindow)
+		// From a week before the review's first operation to a margin
+		// after its last, on the floor's clock: the movements that led
+		// there and how the stock recovered, not everything since.
+		first := cmp.Or(lk.ops[r.OpID].EffectiveAt, r.OpenedAt)
+		last := first
+		for _, o := range r.Ops {
+			if e := lk.ops[o.OpID].EffectiveAt; !e.IsZero() {
+				first, last = minTime(first, e), maxTime(last, e)
+			}
+		}
+		v.WindowFrom = first.Add(-evidenceWindow)
 		start, err := tx.StockAsOf(ctx, tid, r.Key, v.WindowFrom.Add(-time.Microsecond))
 		if err != nil {
 			return v, err
 		}
-		ms, err := tx.MovementsBetween(ctx, tid, r.Key, v.WindowFrom, cn.s.now().Add(100*365*24*time.Hour))
+		ms, err := tx.MovementsBetween(ctx, tid, r.Key, v.WindowFrom, last.Add(evidenceAfter))
 		if err != nil {
 			return v, err
 		}
 		slices.SortStableFunc(ms, func(a, b ledger.Movement) int {
 			return cmp.Or(a.EffectiveAt.Compare(b.EffectiveAt), cmp.Compare(a.Position, b.Position))
 		})
-		// Keep the latest rows; the dropped ones move into the start balance.
-		if n := len(ms) - evidenceRowsMax; n > 0 {
-			for _, m := range ms[:n] {
-				start += m.Qty
-			}
-			ms, v.Cut = ms[n:], n
+		own := map[uuid.UUID]bool{}
+		for _, o := range r.Ops {
+			own[o.OpID] = true
 		}
-		v.StartBalance = start
-		if err := cn.lookupMovementOps(ctx, tx, tid, ms, lk); err != nil {
+		rows := evidenceRows(ms, start, func(m ledger.Movement) bool { return own[m.OpID] })
+		v.StartBalance, v.Cut, v.Later, v.StartAt = rows.start, rows.cut, rows.later, v.WindowFrom
+		var listed []ledger.Movement
+		for _, row := range rows.rows {
+			if row.skipped == 0 {
+				listed = append(listed, row.m)
+			}
+		}
+		if len(listed) > 0 {
+			v.StartAt = listed[0].EffectiveAt
+		}
+		if err := cn.lookupMovementOps(ctx, tx, tid, listed, lk); err != nil {
 			return v, err
 		}
-		bal := start
-		for _, m := range ms {
-			bal += m.Qty
-			mv := cn.movementView(m, lk, r)
-			mv.Balance = bal
+		for _, row := range rows.rows {
+			if row.skipped > 0 {
+				v.Movements = append(v.Movements, movementView{Skipped: row.skipped, Qty: row.qty, Balance: row.balance})
+				continue
+			}
+			mv := cn.movementView(row.m, lk, r)
+			mv.Balance = row.balance
 			v.Movements = append(v.Movements, mv)
 		}
 	case ledger.ReviewCountVariance, ledger.ReviewCountAmbiguous:
@@ -650,6 +700,93 @@ func (cn *console) evidence(ctx context.Context, tx ledger.ReadTx, tid uuid.UUID
 		}
 	}
 	return v, nil
+}
+
+// evidenceRow is one row of the negative-stock evidence: a movement, or
+// a run of skipped movements with their total; balance is the running
+// balance after it.
+type evidenceRow struct {
+	m       ledger.Movement
+	skipped int
+	qty     int64
+	balance int64
+}
+
+type evidenceList struct {
+	rows []evidenceRow
+	// start is the balance before the first row; cut movements before
+	// it are summed into it. later movements after the last row are left
+	// out.
+	start      int64
+	cut, later int
+}
+
+// evidenceRows chooses the rows of the negative-stock evidence from a
+// key's movements in effective-time order, the balance before them being
+// start: every movement of the review's own operations (own), the
+// evidenceRowsMax movements up to the last of them, and at most
+// evidenceTailMax after it. Earlier movements are summed into the start
+// balance; a run of movements between listed ones becomes one row with
+// their total (a lone one is listed), so the running balance stays right
+// on every row.
+func evidenceRows(ms []ledger.Movement, start int64, own func(ledger.Movement) bool) evidenceList {
+	lastOwn := -1
+	for i, m := range ms {
+		if own(m) {
+			lastOwn = i
+		}
+	}
+	end := min(len(ms), evidenceRowsMax)
+	if lastOwn >= 0 {
+		end = min(len(ms), lastOwn+1+evidenceTailMax)
+	}
+	out := evidenceList{later: len(ms) - end}
+	keep := make([]bool, end)
+	for i := range keep {
+		keep[i] = i >= max(0, lastOwn+1-evidenceRowsMax) || own(ms[i])
+	}
+	// A gap of one movement takes as much room as the movement itself.
+	for i := 1; i+1 < end; i++ {
+		if !keep[i] && keep[i-1] && keep[i+1] {
+			keep[i] = true
+		}
+	}
+	bal, i := start, 0
+	for ; i < end && !keep[i]; i++ {
+		bal += ms[i].Qty
+		out.cut++
+	}
+	out.start = bal
+	var gap evidenceRow
+	for ; i < end; i++ {
+		bal += ms[i].Qty
+		if !keep[i] {
+			gap.skipped++
+			gap.qty += ms[i].Qty
+			continue
+		}
+		if gap.skipped > 0 {
+			gap.balance = bal - ms[i].Qty
+			out.rows = append(out.rows, gap)
+			gap = evidenceRow{}
+		}
+		out.rows = append(out.rows, evidenceRow{m: ms[i], qty: ms[i].Qty, balance: bal})
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // lookupMovementOps adds the op log entries of the movements' operations
@@ -717,11 +854,11 @@ func resolution(r ledger.Review, f resolveForm) (ledger.Resolution, string) {
 	var res ledger.Resolution
 	switch f.Choice {
 	case "":
-		return res, "Choose a decision."
+		return res, "Choose a decision: one of the suggestions, or another decision with its action."
 	case "other":
 		res.Action = ledger.Action(f.Action)
 		if _, ok := actionFields[res.Action]; !ok {
-			return res, "Choose an action for the other decision."
+			return res, "Choose the action of the other decision."
 		}
 	default:
 		i, err := strconv.Atoi(f.Choice)
@@ -770,9 +907,15 @@ func resolution(r ledger.Review, f resolveForm) (ledger.Resolution, string) {
 	return res, ""
 }
 
-// decidedBy is what a resolution records as who decided: the user's name,
-// or the login when the name is empty.
-func decidedBy(u ledger.User) string { return cmp.Or(strings.TrimSpace(u.Name), u.Login) }
+// decidedBy is what a resolution records as who decided: "Name (login)".
+// A name is neither unique nor reserved (an admin may call someone
+// "stocksync", as the ledger signs the reviews that settle themselves);
+// the login is unique in the tenant and holds no parentheses, so the
+// string names one user and can never be the ledger's own "stocksync".
+// The audit trail filters by it exactly.
+func decidedBy(u ledger.User) string {
+	return fmt.Sprintf("%s (%s)", cmp.Or(strings.TrimSpace(u.Name), u.Login), u.Login)
+}
 
 // resolve is POST /reviews/{id}/resolve.
 func (cn *console) resolve(c *gin.Context) {
@@ -815,9 +958,10 @@ func (cn *console) resolve(c *gin.Context) {
 }
 
 // bulkResolve is POST /reviews/resolve: several reviews of one kind, each
-// with the suggestion chosen on its row. Each is resolved in its own
-// transaction, so one that was decided meanwhile does not stop the others;
-// the page after says which were done and which were not.
+// with the suggestion chosen on its row. A review ticked twice counts
+// once. They are read in one query; each is then resolved in its own
+// transaction, so one that was decided meanwhile does not stop the others,
+// and the page after says which were done and which were not.
 func (cn *console) bulkResolve(c *gin.Context) {
 	ctx, tid := c.Request.Context(), tenantID(c)
 	p := c.Request.PostForm
@@ -825,7 +969,19 @@ func (cn *console) bulkResolve(c *gin.Context) {
 	if !strings.HasPrefix(back, "/reviews") {
 		back = "/reviews"
 	}
-	ids := p["review"]
+	var ids []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for _, v := range p["review"] {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			cn.redirect(c, back, flash{Kind: "error", Text: fmt.Sprintf("Review %q was not found; nothing was resolved.", clip(v, 40))})
+			return
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
 	if len(ids) == 0 {
 		cn.redirect(c, back, flash{Kind: "error", Text: "Select the reviews to resolve first."})
 		return
@@ -834,26 +990,27 @@ func (cn *console) bulkResolve(c *gin.Context) {
 		cn.redirect(c, back, flash{Kind: "error", Text: fmt.Sprintf("Resolve at most %d reviews at once.", bulkMax)})
 		return
 	}
+	rs, err := cn.s.ledger.Reviews(ctx, tid, ledger.ReviewFilter{IDs: ids, OpeningOpOnly: true})
+	if err != nil {
+		cn.fail(c, err)
+		return
+	}
+	byID := make(map[uuid.UUID]ledger.Review, len(rs))
+	for _, r := range rs {
+		byID[r.ID] = r
+	}
 	type item struct {
 		r      ledger.Review
 		choice string
 	}
 	var items []item
-	for _, s := range ids {
-		id, err := uuid.Parse(s)
-		var r ledger.Review
-		if err == nil {
-			r, err = cn.s.ledger.Review(ctx, tid, id)
-		}
-		if err != nil {
-			if ledger.ErrorCode(err) == ledger.CodeInternal {
-				cn.fail(c, err)
-				return
-			}
-			cn.redirect(c, back, flash{Kind: "error", Text: fmt.Sprintf("Review %s was not found; nothing was resolved.", s)})
+	for _, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			cn.redirect(c, back, flash{Kind: "error", Text: fmt.Sprintf("Review %s was not found; nothing was resolved.", id)})
 			return
 		}
-		items = append(items, item{r: r, choice: p.Get("choice-" + s)})
+		items = append(items, item{r: r, choice: p.Get("choice-" + id.String())})
 	}
 	kind := items[0].r.Kind
 	for _, it := range items {
@@ -888,82 +1045,4 @@ func (cn *console) bulkResolve(c *gin.Context) {
 		msgs[0].Kind = "error"
 	}
 	cn.redirect(c, back, msgs...)
-}
-
-// auditRow is one decision of the audit trail.
-type auditRow struct {
-	reviewRow
-	Res       ledger.ResolutionRecord
-	SettledBy *opView
-}
-
-type auditData struct {
-	Period  string
-	Periods []option
-	By      string
-	People  []string
-	Action  string
-	Actions []string
-	Rows    []auditRow
-	Total   int
-}
-
-var auditPeriods = []option{{"7", "last 7 days"}, {"30", "last 30 days"}, {"90", "last 90 days"}, {"365", "last year"}, {"all", "all time"}}
-
-// auditTrail is GET /audit: every decision on a review, newest first.
-func (cn *console) auditTrail(c *gin.Context) {
-	ctx, tid, now := c.Request.Context(), tenantID(c), cn.s.now()
-	d := auditData{Period: cmp.Or(c.Query("period"), "30"), By: c.Query("by"), Action: c.Query("action"), Periods: auditPeriods}
-	f := ledger.ReviewFilter{Status: ledger.ReviewResolved}
-	var since time.Time
-	if d.Period != "all" {
-		days, err := strconv.Atoi(d.Period)
-		if err != nil || !slices.ContainsFunc(auditPeriods, func(o option) bool { return o.Value == d.Period }) {
-			notice(c, "error", fmt.Sprintf("The period %q is not one of the choices; showing the last 30 days.", d.Period))
-			d.Period, days = "30", 30
-		}
-		since = now.Add(-time.Duration(days) * 24 * time.Hour)
-		f.OpenedAfter = since.Add(-auditLookback)
-	}
-	rs, err := cn.s.ledger.Reviews(ctx, tid, f)
-	if err != nil {
-		cn.fail(c, err)
-		return
-	}
-	rs = slices.DeleteFunc(rs, func(r ledger.Review) bool { return r.Resolution == nil || r.Resolution.At.Before(since) })
-	people, actions := map[string]bool{}, map[string]bool{}
-	for _, r := range rs {
-		people[r.Resolution.By] = true
-		actions[string(r.Resolution.Action)] = true
-	}
-	rs = slices.DeleteFunc(rs, func(r ledger.Review) bool {
-		return (d.By != "" && r.Resolution.By != d.By) || (d.Action != "" && string(r.Resolution.Action) != d.Action)
-	})
-	slices.SortStableFunc(rs, func(a, b ledger.Review) int { return b.Resolution.At.Compare(a.Resolution.At) })
-	d.Total = len(rs)
-	if len(rs) > auditShowMax {
-		rs = rs[:auditShowMax]
-	}
-	lk, err := cn.newLookup(ctx, tid, rs)
-	if err != nil {
-		cn.fail(c, err)
-		return
-	}
-	for _, r := range rs {
-		row := auditRow{reviewRow: cn.reviewRow(r, lk, now), Res: *r.Resolution}
-		if id := r.Resolution.SettledBy; id != uuid.Nil {
-			v := cn.opView(id, lk.ops[id].DeviceID, lk, false)
-			row.SettledBy = &v
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	for p := range people {
-		d.People = append(d.People, p)
-	}
-	sort.Strings(d.People)
-	for a := range actions {
-		d.Actions = append(d.Actions, a)
-	}
-	sort.Strings(d.Actions)
-	cn.render(c, http.StatusOK, "audit", "Audit trail", "audit", d)
 }

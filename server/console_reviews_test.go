@@ -197,7 +197,7 @@ func TestConsoleResolve(t *testing.T) {
 		// The second suggestion: adjust +20, with a note.
 		b.post(path, url.Values{"choice": {"1"}, "note": {"found them in the back"}}).wantRedirect("/reviews/" + id.String())
 		got := ce.review(id)
-		if got.Status != ledger.ReviewResolved || got.Resolution.Action != ledger.ActionAdjust || got.Resolution.By != "Max Manager" ||
+		if got.Status != ledger.ReviewResolved || got.Resolution.Action != ledger.ActionAdjust || got.Resolution.By != "Max Manager (max)" ||
 			got.Resolution.Qty != 20 || got.Resolution.Note != "found them in the back" || len(got.Resolution.Positions) != 1 {
 			t.Fatalf("resolved review %+v %+v", got, got.Resolution)
 		}
@@ -206,7 +206,7 @@ func TestConsoleResolve(t *testing.T) {
 		}
 		done := b.get("/reviews/" + id.String()).want(200)
 		done.wantText("Resolved: adjust. 1 movement(s) posted.")
-		if done.textOf("#resolution-by") != "Max Manager" || done.textOf("#resolution-action") != "adjust" {
+		if done.textOf("#resolution-by") != "Max Manager (max)" || done.textOf("#resolution-action") != "adjust" {
 			t.Errorf("decision shown as %q by %q", done.textOf("#resolution-action"), done.textOf("#resolution-by"))
 		}
 		if rows := done.all("tr[data-position]", done.one("#result-movements")); len(rows) != 1 || !strings.Contains(done.text(rows[0]), "resolution A1 WIDGET — +20") {
@@ -223,7 +223,7 @@ func TestConsoleResolve(t *testing.T) {
 		// The audit trail lists the decision, newest first.
 		a := b.get("/audit").want(200)
 		row := a.one("tr[data-review-id=" + id.String() + "]")
-		if got := a.text(row); !strings.Contains(got, "adjust Max Manager found them in the back") {
+		if got := a.text(row); !strings.Contains(got, "adjust Max Manager (max) found them in the back") {
 			t.Errorf("audit row %q", got)
 		}
 		if len(b.get("/audit?by=Someone+Else").rowIDs()) != 0 {
@@ -295,7 +295,7 @@ func TestConsoleBulkResolve(t *testing.T) {
 			t.Errorf("still open: %v", after.rowIDs())
 		}
 		r1, r2 := ce.review(first), ce.review(second)
-		if r1.Resolution == nil || r1.Resolution.Action != ledger.ActionAccept || r1.Resolution.By != "Max Manager" || r1.Resolution.Note != "shift end" {
+		if r1.Resolution == nil || r1.Resolution.Action != ledger.ActionAccept || r1.Resolution.By != "Max Manager (max)" || r1.Resolution.Note != "shift end" {
 			t.Errorf("first %+v", r1.Resolution)
 		}
 		if r2.Resolution == nil || r2.Resolution.Action != ledger.ActionReverse || len(r2.Resolution.Positions) != 1 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -44,10 +45,11 @@ type balanceView struct {
 }
 
 type stockData struct {
-	Filter     stockFilter
-	AsOf       time.Time
-	Rows       []balanceView
-	Total      int
+	Filter stockFilter
+	AsOf   time.Time
+	Rows   []balanceView
+	// More is true when more rows match than are shown.
+	More       bool
 	Warehouses []string
 }
 
@@ -91,7 +93,7 @@ func (cn *console) stockPage(c *gin.Context) {
 		}
 	}
 	var err error
-	d.Rows, d.Total, err = cn.balances(ctx, tid, f, stockShowMax)
+	d.Rows, d.More, err = cn.balances(ctx, tid, f, stockShowMax)
 	if err != nil {
 		cn.fail(c, err)
 		return
@@ -109,19 +111,24 @@ func (cn *console) stockPage(c *gin.Context) {
 }
 
 // balances reads balances with their items' names and units and their
-// batches' expiry, at most limit of them, and how many there are.
-func (cn *console) balances(ctx context.Context, tid uuid.UUID, f ledger.BalanceFilter, limit int) ([]balanceView, int, error) {
+// batches' expiry, at most limit of them, and whether there are more. A
+// batch is marked expired as of f.AsOf when set (the stock as it stood
+// then), as of now otherwise.
+func (cn *console) balances(ctx context.Context, tid uuid.UUID, f ledger.BalanceFilter, limit int) ([]balanceView, bool, error) {
 	var out []balanceView
-	total := 0
-	now := cn.s.now()
+	more := false
+	at := cn.s.now()
+	if !f.AsOf.IsZero() {
+		at = f.AsOf
+	}
+	f.Limit = limit + 1
 	err := cn.s.ledger.Store().Read(ctx, func(tx ledger.ReadTx) error {
 		rows, err := tx.QueryBalances(ctx, tid, f)
 		if err != nil {
 			return err
 		}
-		total = len(rows)
 		if len(rows) > limit {
-			rows = rows[:limit]
+			rows, more = rows[:limit], true
 		}
 		var itemIDs, batchIDs []uuid.UUID
 		for _, b := range rows {
@@ -151,31 +158,40 @@ func (cn *console) balances(ctx context.Context, tid uuid.UUID, f ledger.Balance
 			v := balanceView{Warehouse: b.Warehouse, Location: b.Location, SKU: b.SKU, Name: it.Name, Unit: it.Unit, Batch: b.Batch,
 				Expiry: expiry[b.BatchID], OnHand: b.OnHand}
 			// A batch is good through its expiry date.
-			v.Expired = !v.Expiry.IsZero() && !now.Before(v.Expiry.AddDate(0, 0, 1))
+			v.Expired = !v.Expiry.IsZero() && !at.Before(v.Expiry.AddDate(0, 0, 1))
 			out = append(out, v)
 		}
 		return nil
 	})
-	return out, total, err
+	return out, more, err
 }
 
+// uniq sorts ids (by their bytes) and drops repeats.
 func uniq(ids []uuid.UUID) []uuid.UUID {
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	return slices.Compact(ids)
 }
 
 type itemData struct {
-	Item      ledger.Item
-	Balances  []balanceView
-	Total     int64
-	Movements []movementView
-	More      bool
+	Item     ledger.Item
+	Balances []balanceView
+	// MoreBalances is true when the item has more balances than shown,
+	// and Total sums only those shown.
+	MoreBalances bool
+	Total        int64
+	Movements    []movementView
+	More         bool
 }
 
-// itemPage is GET /stock/items/{sku}: an item's stock card, its balances
-// and its latest movements, newest first.
+// itemPage is GET /stock/item?sku=...: an item's stock card, its balances
+// and its latest movements, newest first. The SKU is a query parameter,
+// not a path segment, because it may hold "/".
 func (cn *console) itemPage(c *gin.Context) {
-	ctx, tid, sku := c.Request.Context(), tenantID(c), c.Param("sku")
+	ctx, tid, sku := c.Request.Context(), tenantID(c), c.Query("sku")
+	if sku == "" {
+		c.Redirect(http.StatusSeeOther, "/stock")
+		return
+	}
 	var d itemData
 	err := cn.s.ledger.Store().Read(ctx, func(tx ledger.ReadTx) error {
 		items, err := tx.ItemsBySKU(ctx, tid, []string{sku})
@@ -197,14 +213,15 @@ func (cn *console) itemPage(c *gin.Context) {
 			if err != nil {
 				return err
 			}
-			if len(rows) >= itemMovementsMax || after == 0 {
+			// One more than is shown tells whether there are more.
+			if len(rows) > itemMovementsMax || after == 0 {
 				break
 			}
 		}
 		d.More = len(rows) > itemMovementsMax
 		rows = rows[max(0, len(rows)-itemMovementsMax):]
 		slices.Reverse(rows)
-		lk := &lookup{devices: map[uuid.UUID]ledger.Device{}, ops: map[uuid.UUID]ledger.OpRecord{}, decoded: map[uuid.UUID]ledger.Operation{}}
+		lk, _, _ := lookupFor(nil)
 		ds, err := tx.Devices(ctx, tid)
 		if err != nil {
 			return err
@@ -230,7 +247,7 @@ func (cn *console) itemPage(c *gin.Context) {
 		cn.fail(c, err)
 		return
 	}
-	d.Balances, _, err = cn.balances(ctx, tid, ledger.BalanceFilter{SKU: sku, NonZero: true}, stockShowMax)
+	d.Balances, d.MoreBalances, err = cn.balances(ctx, tid, ledger.BalanceFilter{SKU: sku, NonZero: true}, stockShowMax)
 	if err != nil {
 		cn.fail(c, err)
 		return

@@ -45,6 +45,9 @@ func (s *Server) observe(c *gin.Context) {
 	if v, ok := c.Get(ctxKey); ok {
 		attrs = append(attrs, slog.String("api_key", v.(ledger.APIKey).Name))
 	}
+	if v := c.GetString(ctxUserLogin); v != "" {
+		attrs = append(attrs, slog.String("user", v))
+	}
 	if v := c.GetString(ctxErrorCode); v != "" {
 		attrs = append(attrs, slog.String("code", v))
 	}

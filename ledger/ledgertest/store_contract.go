@@ -284,7 +284,7 @@ func storeTenantsOrderDiffers(t *testing.T, nf, smallPool Factory) {
 	}
 	var slugs []string
 	err := s.Read(ctx, func(tx ledger.ReadTx) error {
-		ts, err := tx.Tenants(ctx)
+		ts, err := tx.Tenants(ctx, 0)
 		for _, tn := range ts {
 			slugs = append(slugs, tn.Slug)
 		}

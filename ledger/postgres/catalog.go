@@ -49,9 +49,14 @@ func (r *readTx) TenantBySlug(ctx context.Context, slug string) (ledger.Tenant, 
 	return t, nil
 }
 
-// Tenants returns every tenant, oldest first.
-func (r *readTx) Tenants(ctx context.Context) ([]ledger.Tenant, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, slug COLLATE "C"`)
+// Tenants returns the tenants, oldest first, at most limit of them (all
+// when limit is not positive).
+func (r *readTx) Tenants(ctx context.Context, limit int) ([]ledger.Tenant, error) {
+	sql, args := `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, slug COLLATE "C"`, []any{}
+	if limit > 0 {
+		sql, args = sql+` LIMIT $1`, append(args, limit)
+	}
+	rows, err := r.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select tenants: %w", err)
 	}

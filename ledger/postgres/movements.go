@@ -431,7 +431,8 @@ func (f *filterSQL) keyFilters(warehouse, location, sku, batch string) {
 // QueryBalances returns balances with their codes, ordered by warehouse,
 // location, SKU and batch code, each current balance with its change
 // number. With AsOf set it sums the movements effective at or before AsOf
-// per key instead of reading balances, and Changed is 0.
+// per key instead of reading balances, and Changed is 0. Limit keeps the
+// first rows of that order.
 func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger.BalanceFilter) ([]ledger.BalanceRow, error) {
 	q := filterSQL{args: []any{tenantID}}
 	q.keyFilters(f.Warehouse, f.Location, f.SKU, f.Batch)
@@ -454,6 +455,9 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 		}
 	}
 	sql += ` ORDER BY w.code COLLATE "C", l.code COLLATE "C", i.sku COLLATE "C", coalesce(bt.code, '') COLLATE "C", m.batch_id`
+	if f.Limit > 0 {
+		sql += ` LIMIT ` + q.param(f.Limit)
+	}
 	rows, err := r.q.Query(ctx, sql, q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("query balances: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -146,9 +147,9 @@ func (r *readTx) OpenReviewsOfOps(ctx context.Context, tenantID uuid.UUID, opIDs
 		ORDER BY r.opened_at, r.review_id`, tenantID, opIDs)
 }
 
-// QueryReviews returns reviews matching f, ordered by opening time and ID.
-// DeviceID and OpID match any operation involved, not only the opening one.
-func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) ([]ledger.Review, error) {
+// reviewFilter turns f into conditions on reviews aliased r, after
+// "r.tenant_id = $1".
+func reviewFilter(tenantID uuid.UUID, f ledger.ReviewFilter) filterSQL {
 	q := filterSQL{args: []any{tenantID}}
 	if f.Status != "" {
 		q.add("r.status = ?", string(f.Status))
@@ -156,11 +157,24 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	if f.Kind != "" {
 		q.add("r.kind = ?", string(f.Kind))
 	}
+	if len(f.IDs) > 0 {
+		q.add("r.review_id = ANY(?::uuid[])", f.IDs)
+	}
 	if f.DeviceID != uuid.Nil {
 		q.add(`EXISTS (SELECT 1 FROM review_ops x WHERE x.tenant_id = r.tenant_id AND x.review_id = r.review_id AND x.device_id = ?)`, f.DeviceID)
 	}
 	if f.OpID != uuid.Nil {
 		q.add(`EXISTS (SELECT 1 FROM review_ops x WHERE x.tenant_id = r.tenant_id AND x.review_id = r.review_id AND x.op_id = ?)`, f.OpID)
+	}
+	if f.WarehouseID != uuid.Nil {
+		q.add(`(EXISTS (SELECT 1 FROM locations l WHERE l.tenant_id = r.tenant_id AND l.location_id = r.location_id AND l.warehouse_id = ?)
+			OR (r.location_id = '00000000-0000-0000-0000-000000000000' AND EXISTS (
+				SELECT 1 FROM devices d WHERE d.tenant_id = r.tenant_id AND d.device_id = r.device_id AND d.warehouse_id = ?)))`, f.WarehouseID)
+	}
+	if f.Actor != "" {
+		// The opening operation's canonical payload, by its unique index.
+		q.add(`EXISTS (SELECT 1 FROM ops o WHERE o.tenant_id = r.tenant_id AND o.op_id = r.op_id AND o.canonical
+			AND convert_from(o.payload, 'UTF8')::jsonb ->> 'actor' = ?)`, f.Actor)
 	}
 	if !f.OpenedAfter.IsZero() {
 		q.add("r.opened_at >= ?", f.OpenedAfter)
@@ -168,11 +182,122 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	if !f.OpenedBefore.IsZero() {
 		q.add("r.opened_at < ?", f.OpenedBefore)
 	}
-	sql := reviewSelect + ` WHERE r.tenant_id = $1` + q.where.String() + ` ORDER BY r.opened_at, r.review_id`
+	if !f.ResolvedAfter.IsZero() {
+		q.add("r.resolved_at >= ?", f.ResolvedAfter)
+	}
+	if !f.ResolvedBefore.IsZero() {
+		q.add("r.resolved_at < ?", f.ResolvedBefore)
+	}
+	if f.ResolvedBy != "" {
+		q.add("r.resolution ->> 'by' = ?", f.ResolvedBy)
+	}
+	if f.Action != "" {
+		q.add("r.resolution ->> 'action' = ?", string(f.Action))
+	}
+	if f.Order == ledger.ReviewsNewestResolved {
+		q.where.WriteString(" AND r.resolved_at IS NOT NULL")
+	}
+	return q
+}
+
+// QueryReviews returns reviews matching f in f.Order. DeviceID and OpID
+// match any operation involved, not only the opening one.
+func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) ([]ledger.Review, error) {
+	q := reviewFilter(tenantID, f)
+	ops := reviewOpsJoin
+	if f.OpeningOpOnly {
+		ops = openingOpOnly
+	}
+	order := ` ORDER BY r.opened_at, r.review_id`
+	if f.Order == ledger.ReviewsNewestResolved {
+		order = ` ORDER BY r.resolved_at DESC, r.review_id DESC`
+	}
+	// The reviews are chosen and limited before their operations are
+	// aggregated, so a limit bounds that work too.
+	sql := reviewColumns + `(SELECT * FROM reviews r WHERE r.tenant_id = $1` + q.where.String() + order
 	if f.Limit > 0 {
 		sql += ` LIMIT ` + q.param(f.Limit)
 	}
+	sql += `) AS r` + ops + order
+	if f.OpeningOpOnly {
+		return r.queryOpenReviews(ctx, "by filter", sql, q.args...)
+	}
 	return r.queryReviews(ctx, "by filter", sql, q.args...)
+}
+
+// CountReviews counts the reviews matching f (without its Limit), by kind.
+func (r *readTx) CountReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) (map[ledger.ReviewKind]int, error) {
+	q := reviewFilter(tenantID, f)
+	rows, err := r.q.Query(ctx, `SELECT r.kind, count(*) FROM reviews r WHERE r.tenant_id = $1`+q.where.String()+` GROUP BY r.kind`, q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("count reviews: %w", err)
+	}
+	out := map[ledger.ReviewKind]int{}
+	var kind string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&kind, &n}, func() error {
+		out[ledger.ReviewKind(kind)] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count reviews: %w", err)
+	}
+	return out, nil
+}
+
+// ReviewFlow counts the tenant's reviews opened and resolved in each of n
+// periods of step after from, and those open at from, with aggregates
+// over the opening and resolution indexes. A period's number is its end's
+// distance from from in steps, rounded up: 1 for (from, from+step].
+func (r *readTx) ReviewFlow(ctx context.Context, tenantID uuid.UUID, from time.Time, step time.Duration, n int) (ledger.ReviewFlow, error) {
+	flow := ledger.ReviewFlow{Opened: make([]int, n), Resolved: make([]int, n)}
+	to := from.Add(time.Duration(n) * step)
+	err := r.q.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM reviews WHERE tenant_id = $1 AND status = 'open' AND resolved_at IS NULL AND opened_at <= $2)
+			+ (SELECT count(*) FROM reviews WHERE tenant_id = $1 AND resolved_at > $2 AND opened_at <= $2)`,
+		tenantID, from).Scan(&flow.Open)
+	if err != nil {
+		return flow, fmt.Errorf("count reviews open at %s: %w", from.Format(time.RFC3339), err)
+	}
+	// The period of t: ceil((t - from) / step), in microseconds.
+	const period = `((extract(epoch FROM (%s - $2)) * 1000000)::bigint + $4 - 1) / $4`
+	for _, c := range []struct {
+		what string
+		dst  []int
+		sql  string
+	}{
+		// Both statuses are named so the scan is two ranges of
+		// reviews_queue rather than the tenant's whole table.
+		{"opened", flow.Opened, `SELECT ` + fmt.Sprintf(period, "opened_at") + ` AS p, count(*) FROM reviews
+			WHERE tenant_id = $1 AND status IN ('open', 'resolved') AND opened_at > $2 AND opened_at <= $3 GROUP BY p`},
+		// A resolution counts at greatest(resolved_at, opened_at): those
+		// timed in the span on reviews opened by its end, and those timed
+		// before it on reviews opened in it.
+		{"resolved", flow.Resolved, `SELECT p, count(*) FROM (
+				SELECT ` + fmt.Sprintf(period, "greatest(resolved_at, opened_at)") + ` AS p FROM reviews
+				WHERE tenant_id = $1 AND resolved_at > $2 AND resolved_at <= $3 AND opened_at <= $3
+				UNION ALL
+				SELECT ` + fmt.Sprintf(period, "opened_at") + ` FROM reviews
+				WHERE tenant_id = $1 AND status IN ('open', 'resolved') AND opened_at > $2 AND opened_at <= $3 AND resolved_at <= $2
+			) AS x GROUP BY p`},
+	} {
+		rows, err := r.q.Query(ctx, c.sql, tenantID, from, to, micros(step))
+		if err != nil {
+			return flow, fmt.Errorf("count reviews %s per period: %w", c.what, err)
+		}
+		var p int64
+		var count int
+		_, err = pgx.ForEachRow(rows, []any{&p, &count}, func() error {
+			if p >= 1 && p <= int64(n) {
+				c.dst[p-1] += count
+			}
+			return nil
+		})
+		if err != nil {
+			return flow, fmt.Errorf("count reviews %s per period: %w", c.what, err)
+		}
+	}
+	return flow, nil
 }
 
 // UpsertReviews writes reviews by ID and adds any operations they list that
@@ -215,6 +340,7 @@ func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 		evidence    = make([]string, len(rows))
 		suggestions = make([]string, len(rows))
 		resolutions = make([]pgtype.Text, len(rows))
+		resolvedAt  = make([]pgtype.Timestamptz, len(rows))
 		opened      = make([]pgtype.Timestamptz, len(rows))
 		changed     = make([]int64, len(rows))
 	)
@@ -244,6 +370,7 @@ func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 				return err
 			}
 			resolutions[i] = pgtype.Text{String: string(rs), Valid: true}
+			resolvedAt[i] = pgtype.Timestamptz{Time: rv.Resolution.At, Valid: true}
 		}
 
 		seen := map[uuid.UUID]bool{}
@@ -262,19 +389,20 @@ func (w *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 	}
 	_, err := w.q.Exec(ctx, `
 		INSERT INTO reviews (tenant_id, review_id, kind, severity, status, op_id, device_id, location_id, item_id, batch_id,
-		                     order_ref, evidence, suggestions, resolution, opened_at, changed)
-		SELECT t, i, k, sv, st, o, d, l, it, b, ord, ev::jsonb, sg::jsonb, rs::jsonb, oa, c
+		                     order_ref, evidence, suggestions, resolution, resolved_at, opened_at, changed)
+		SELECT t, i, k, sv, st, o, d, l, it, b, ord, ev::jsonb, sg::jsonb, rs::jsonb, ra, oa, c
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[],
-		            $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bigint[])
-		     AS u(t, i, k, sv, st, o, d, l, it, b, ord, ev, sg, rs, oa, c)
+		            $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::bigint[],
+		            $17::timestamptz[])
+		     AS u(t, i, k, sv, st, o, d, l, it, b, ord, ev, sg, rs, oa, c, ra)
 		ON CONFLICT (tenant_id, review_id) DO UPDATE
 		SET kind = excluded.kind, severity = excluded.severity, status = excluded.status, op_id = excluded.op_id,
 		    device_id = excluded.device_id, location_id = excluded.location_id, item_id = excluded.item_id,
 		    batch_id = excluded.batch_id, order_ref = excluded.order_ref, evidence = excluded.evidence,
-		    suggestions = excluded.suggestions, resolution = excluded.resolution, opened_at = excluded.opened_at,
-		    changed = excluded.changed`,
+		    suggestions = excluded.suggestions, resolution = excluded.resolution, resolved_at = excluded.resolved_at,
+		    opened_at = excluded.opened_at, changed = excluded.changed`,
 		tenants, ids, kinds, severities, statuses, opIDs, devices, locs, items, batches,
-		orders, evidence, suggestions, resolutions, opened, changed)
+		orders, evidence, suggestions, resolutions, opened, changed, resolvedAt)
 	if err != nil {
 		return fmt.Errorf("upsert reviews: %w", err)
 	}

@@ -71,7 +71,7 @@ func TestTenants(t *testing.T) {
 			return err
 		}
 		mustEqual(t, "tenant by slug", got, f.tenant)
-		all, err := tx.Tenants(ctx)
+		all, err := tx.Tenants(ctx, 0)
 		if err != nil {
 			return err
 		}

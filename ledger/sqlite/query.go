@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -66,7 +67,7 @@ func addKeyNames(w *where, warehouse, location, sku, batch string) {
 // location, SKU and batch, each current balance with its change number.
 // With f.AsOf set, quantities are sums of the movements effective at or
 // before it (the effective axis), so keys whose only movements are later do
-// not appear, and Changed is 0.
+// not appear, and Changed is 0. Limit keeps the first rows of that order.
 func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger.BalanceFilter) ([]ledger.BalanceRow, error) {
 	source, args := `balances`, []any{}
 	if !f.AsOf.IsZero() {
@@ -87,7 +88,8 @@ func (r *readTx) QueryBalances(ctx context.Context, tenantID uuid.UUID, f ledger
 	}, `SELECT k.location_id, k.item_id, k.batch_id, w.code, l.code, i.sku, coalesce(b.code, ''), k.on_hand, k.changed
 		FROM `+source+` k`+keyNames("k")+`
 		WHERE `+w.String()+`
-		ORDER BY w.code, l.code, i.sku, coalesce(b.code, ''), k.batch_id`, append(args, w.args...)...)
+		ORDER BY w.code, l.code, i.sku, coalesce(b.code, ''), k.batch_id
+		LIMIT ?`, append(append(args, w.args...), limit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("query balances: %w", err)
 	}
@@ -129,10 +131,8 @@ func (r *readTx) QueryMovements(ctx context.Context, tenantID uuid.UUID, f ledge
 	return rows, nil
 }
 
-// QueryReviews returns reviews with their operations, ordered by opening
-// time. f.DeviceID and f.OpID match any operation involved, not only the
-// opening one.
-func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) ([]ledger.Review, error) {
+// reviewWhere turns f into the conditions on reviews aliased r.
+func reviewWhere(tenantID uuid.UUID, f ledger.ReviewFilter) where {
 	var w where
 	w.add("r.tenant_id = ?", tenantID)
 	if f.Status != "" {
@@ -141,11 +141,25 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	if f.Kind != "" {
 		w.add("r.kind = ?", string(f.Kind))
 	}
+	if len(f.IDs) > 0 {
+		w.add("r.review_id IN (SELECT value FROM json_each(?))", jsonList(f.IDs))
+	}
 	if f.DeviceID != uuid.Nil {
 		w.add("r.review_id IN (SELECT review_id FROM review_ops WHERE tenant_id = ? AND device_id = ?)", tenantID, f.DeviceID)
 	}
 	if f.OpID != uuid.Nil {
 		w.add("r.review_id IN (SELECT review_id FROM review_ops WHERE tenant_id = ? AND op_id = ?)", tenantID, f.OpID)
+	}
+	if f.WarehouseID != uuid.Nil {
+		w.add(`(EXISTS (SELECT 1 FROM locations l WHERE l.tenant_id = r.tenant_id AND l.location_id = r.location_id AND l.warehouse_id = ?)
+			OR (r.location_id = ? AND EXISTS (
+				SELECT 1 FROM devices d WHERE d.tenant_id = r.tenant_id AND d.device_id = r.device_id AND d.warehouse_id = ?)))`,
+			f.WarehouseID, uuid.Nil, f.WarehouseID)
+	}
+	if f.Actor != "" {
+		// The opening operation's canonical payload, by its unique index.
+		w.add(`EXISTS (SELECT 1 FROM ops o WHERE o.tenant_id = r.tenant_id AND o.op_id = r.op_id AND o.canonical = 1
+			AND json_extract(o.payload, '$.actor') = ?)`, f.Actor)
 	}
 	if !f.OpenedAfter.IsZero() {
 		w.add("r.opened_at >= ?", f.OpenedAfter.UnixMicro())
@@ -153,14 +167,124 @@ func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.
 	if !f.OpenedBefore.IsZero() {
 		w.add("r.opened_at < ?", f.OpenedBefore.UnixMicro())
 	}
-	rvs, err := r.queryReviews(ctx, tenantID, `SELECT `+reviewCols+` FROM reviews r
-		WHERE `+w.String()+`
-		ORDER BY r.opened_at, r.review_id
-		LIMIT ?`, append(w.args, limit(f.Limit))...)
+	if !f.ResolvedAfter.IsZero() {
+		w.add("r.resolved_at >= ?", f.ResolvedAfter.UnixMicro())
+	}
+	if !f.ResolvedBefore.IsZero() {
+		w.add("r.resolved_at < ?", f.ResolvedBefore.UnixMicro())
+	}
+	if f.ResolvedBy != "" {
+		w.add("json_extract(r.resolution, '$.by') = ?", f.ResolvedBy)
+	}
+	if f.Action != "" {
+		w.add("json_extract(r.resolution, '$.action') = ?", string(f.Action))
+	}
+	if f.Order == ledger.ReviewsNewestResolved {
+		w.add("r.resolved_at IS NOT NULL")
+	}
+	return w
+}
+
+// QueryReviews returns reviews with their operations (only the opening
+// one with f.OpeningOpOnly), in f.Order. f.DeviceID and f.OpID match any
+// operation involved, not only the opening one.
+func (r *readTx) QueryReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) ([]ledger.Review, error) {
+	w := reviewWhere(tenantID, f)
+	order := `r.opened_at, r.review_id`
+	if f.Order == ledger.ReviewsNewestResolved {
+		order = `r.resolved_at DESC, r.review_id DESC`
+	}
+	query := `SELECT ` + reviewCols + ` FROM reviews r
+		WHERE ` + w.String() + `
+		ORDER BY ` + order + `
+		LIMIT ?`
+	args := append(w.args, limit(f.Limit))
+	var rvs []ledger.Review
+	var err error
+	if f.OpeningOpOnly {
+		rvs, err = r.queryOpenReviews(ctx, tenantID, query, args...)
+	} else {
+		rvs, err = r.queryReviews(ctx, tenantID, query, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query reviews: %w", err)
 	}
 	return rvs, nil
+}
+
+// CountReviews counts the reviews matching f (without its Limit), by kind.
+func (r *readTx) CountReviews(ctx context.Context, tenantID uuid.UUID, f ledger.ReviewFilter) (map[ledger.ReviewKind]int, error) {
+	w := reviewWhere(tenantID, f)
+	type count struct {
+		kind ledger.ReviewKind
+		n    int
+	}
+	rows, err := queryRows(ctx, r.tx, func(sc scanner) (count, error) {
+		var c count
+		err := sc.Scan(&c.kind, &c.n)
+		return c, err
+	}, `SELECT r.kind, count(*) FROM reviews r WHERE `+w.String()+` GROUP BY r.kind`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("count reviews: %w", err)
+	}
+	out := make(map[ledger.ReviewKind]int, len(rows))
+	for _, c := range rows {
+		out[c.kind] = c.n
+	}
+	return out, nil
+}
+
+// ReviewFlow counts the tenant's reviews opened and resolved in each of n
+// periods of step after from, and those open at from, with aggregates
+// over the opening and resolution indexes. A period's number is its end's
+// distance from from in steps, rounded up: 1 for (from, from+step].
+func (r *readTx) ReviewFlow(ctx context.Context, tenantID uuid.UUID, from time.Time, step time.Duration, n int) (ledger.ReviewFlow, error) {
+	flow := ledger.ReviewFlow{Opened: make([]int, n), Resolved: make([]int, n)}
+	start, us := from.UnixMicro(), step.Microseconds()
+	end := start + int64(n)*us
+	err := r.tx.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM reviews WHERE tenant_id = ?1 AND status = 'open' AND resolved_at IS NULL AND opened_at <= ?2)
+			+ (SELECT count(*) FROM reviews WHERE tenant_id = ?1 AND resolved_at > ?2 AND opened_at <= ?2)`,
+		tenantID, start).Scan(&flow.Open)
+	if err != nil {
+		return flow, fmt.Errorf("count reviews open at %s: %w", from.Format(time.RFC3339), err)
+	}
+	type period struct{ p, n int64 }
+	for _, c := range []struct {
+		what string
+		dst  []int
+		sql  string
+	}{
+		// Both statuses are named so the scan is two ranges of
+		// reviews_queue rather than the tenant's whole table.
+		{"opened", flow.Opened, `SELECT (opened_at - ?2 + ?4 - 1) / ?4 AS p, count(*) FROM reviews
+			WHERE tenant_id = ?1 AND status IN ('open', 'resolved') AND opened_at > ?2 AND opened_at <= ?3 GROUP BY p`},
+		// A resolution counts at max(resolved_at, opened_at): those timed
+		// in the span on reviews opened by its end, and those timed before
+		// it on reviews opened in it.
+		{"resolved", flow.Resolved, `SELECT p, count(*) FROM (
+				SELECT (max(resolved_at, opened_at) - ?2 + ?4 - 1) / ?4 AS p FROM reviews
+				WHERE tenant_id = ?1 AND resolved_at > ?2 AND resolved_at <= ?3 AND opened_at <= ?3
+				UNION ALL
+				SELECT (opened_at - ?2 + ?4 - 1) / ?4 FROM reviews
+				WHERE tenant_id = ?1 AND status IN ('open', 'resolved') AND opened_at > ?2 AND opened_at <= ?3 AND resolved_at <= ?2
+			) GROUP BY p`},
+	} {
+		rows, err := queryRows(ctx, r.tx, func(sc scanner) (period, error) {
+			var p period
+			err := sc.Scan(&p.p, &p.n)
+			return p, err
+		}, c.sql, tenantID, start, end, us)
+		if err != nil {
+			return flow, fmt.Errorf("count reviews %s per period: %w", c.what, err)
+		}
+		for _, p := range rows {
+			if p.p >= 1 && p.p <= int64(n) {
+				c.dst[p.p-1] += int(p.n)
+			}
+		}
+	}
+	return flow, nil
 }
 
 // QueryOpLog returns op log entries and op conflicts ordered by device and

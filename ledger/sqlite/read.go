@@ -59,9 +59,10 @@ func (r *readTx) TenantBySlug(ctx context.Context, slug string) (ledger.Tenant, 
 	return t, nil
 }
 
-// Tenants returns every tenant, ordered by slug.
-func (r *readTx) Tenants(ctx context.Context) ([]ledger.Tenant, error) {
-	ts, err := queryRows(ctx, r.tx, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, slug`)
+// Tenants returns the tenants, oldest first, at most limit of them (all
+// when limit is not positive).
+func (r *readTx) Tenants(ctx context.Context, n int) ([]ledger.Tenant, error) {
+	ts, err := queryRows(ctx, r.tx, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, slug LIMIT ?`, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}

@@ -214,7 +214,7 @@ func TestTenants(t *testing.T) {
 			return err
 		}
 		equal(t, "tenant by slug", got, other)
-		all, err := tx.Tenants(b.ctx)
+		all, err := tx.Tenants(b.ctx, 0)
 		equal(t, "tenants", all, []ledger.Tenant{b.tenant, other})
 		_, err2 := tx.Tenant(b.ctx, newID())
 		wantCode(t, err2, ledger.CodeNotFound)

@@ -439,14 +439,14 @@ func (t *writeTx) UpsertCounts(ctx context.Context, tenantID uuid.UUID, rows []l
 // stays first in Ops whatever order the caller lists them in.
 func (t *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error {
 	err := each(ctx, t, "upsert reviews", `INSERT INTO reviews (tenant_id, review_id, kind, severity, status, op_id,
-		device_id, location_id, item_id, batch_id, order_ref, evidence, suggestions, resolution, opened_at, changed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		device_id, location_id, item_id, batch_id, order_ref, evidence, suggestions, resolution, resolved_at, opened_at, changed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, review_id) DO UPDATE
 		SET kind = excluded.kind, severity = excluded.severity, status = excluded.status, op_id = excluded.op_id,
 		    device_id = excluded.device_id, location_id = excluded.location_id, item_id = excluded.item_id,
 		    batch_id = excluded.batch_id, order_ref = excluded.order_ref, evidence = excluded.evidence,
-		    suggestions = excluded.suggestions, resolution = excluded.resolution, opened_at = excluded.opened_at,
-		    changed = excluded.changed`, rows,
+		    suggestions = excluded.suggestions, resolution = excluded.resolution, resolved_at = excluded.resolved_at,
+		    opened_at = excluded.opened_at, changed = excluded.changed`, rows,
 		func(r ledger.Review) ([]any, error) {
 			evidence, err := json.Marshal(r.Evidence)
 			if err != nil {
@@ -457,16 +457,18 @@ func (t *writeTx) UpsertReviews(ctx context.Context, rows []ledger.Review) error
 				return nil, fmt.Errorf("suggestions of review %s: %w", r.ID, err)
 			}
 			var resolution sql.NullString
+			var resolvedAt any
 			if r.Resolution != nil {
 				b, err := json.Marshal(r.Resolution)
 				if err != nil {
 					return nil, fmt.Errorf("resolution of review %s: %w", r.ID, err)
 				}
 				resolution = sql.NullString{String: string(b), Valid: true}
+				resolvedAt = r.Resolution.At.UnixMicro()
 			}
 			return []any{r.TenantID, r.ID, string(r.Kind), string(r.Severity), string(r.Status), r.OpID, r.DeviceID,
 				r.LocationID, r.ItemID, r.BatchID, nullString(r.Order), string(evidence), string(suggestions), resolution,
-				r.OpenedAt.UnixMicro(), r.Changed}, t.own(r.TenantID)
+				resolvedAt, r.OpenedAt.UnixMicro(), r.Changed}, t.own(r.TenantID)
 		}, nil)
 	if err != nil {
 		return err
