@@ -105,6 +105,10 @@ type OpsFilter struct {
 	Problems bool
 	// Pending keeps only operations the server has not acknowledged.
 	Pending bool
+	// Order, when set, keeps only operations on this order (compared
+	// exactly, as recorded), so a return screen need not read the whole
+	// history.
+	Order string
 	// Limit keeps the most recent Limit operations; 0 keeps all.
 	Limit int
 }
@@ -144,6 +148,11 @@ func (c *Client) Ops(ctx context.Context, f OpsFilter) ([]OpView, error) {
 	if f.Pending {
 		where += " AND acked = 0"
 	}
+	args := []any{}
+	if f.Order != "" {
+		where += " AND json_extract(payload, '$.order') = ?"
+		args = append(args, f.Order)
+	}
 	limit := -1
 	if f.Limit > 0 {
 		limit = f.Limit
@@ -152,7 +161,7 @@ func (c *Client) Ops(ctx context.Context, f OpsFilter) ([]OpView, error) {
 	err := c.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT seq, payload, recorded_at, acked, send_count, sent_at, status, code, message,
 				review_ids, result_batch, local_batch, allocations, replayed, warnings
-			FROM ops WHERE `+where+` ORDER BY seq DESC LIMIT ?`, limit)
+			FROM ops WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err
 		}

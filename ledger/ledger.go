@@ -181,6 +181,73 @@ func (l *Ledger) Balances(ctx context.Context, tenantID uuid.UUID, f BalanceFilt
 	return rows, err
 }
 
+// OrderLineView is what an order shipped and got back of one item and
+// batch, with the SKU and batch code resolved (Batch is empty for an item
+// that is not batch-tracked).
+type OrderLineView struct {
+	SKU      string
+	Batch    string
+	Shipped  int64
+	Returned int64
+}
+
+// OrderLines returns what an order of the tenant shipped and got back, per
+// item and batch, in the order of the first shipment of each: the same
+// lines the return rules match a return against. It counts posted
+// operations only (a held pick ships nothing yet). An order with no known
+// shipment or return is not an error: the result is empty.
+func (l *Ledger) OrderLines(ctx context.Context, tenantID uuid.UUID, order string) ([]OrderLineView, error) {
+	// Stored orders are trimmed (Operation.normalize); a lookup is too.
+	order = strings.TrimSpace(order)
+	if order == "" {
+		return []OrderLineView{}, nil
+	}
+	out := []OrderLineView{}
+	err := l.store.Read(ctx, func(tx ReadTx) error {
+		lines, err := tx.OrderLines(ctx, tenantID, []string{order})
+		if err != nil {
+			return err
+		}
+		var itemIDs, batchIDs []uuid.UUID
+		for _, ln := range lines {
+			itemIDs = append(itemIDs, ln.ItemID)
+			if ln.BatchID != NoBatch {
+				batchIDs = append(batchIDs, ln.BatchID)
+			}
+		}
+		skus, codes := map[uuid.UUID]string{}, map[uuid.UUID]string{}
+		if len(itemIDs) > 0 {
+			items, err := tx.ItemsByID(ctx, tenantID, itemIDs)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				skus[it.ID] = it.SKU
+			}
+		}
+		if len(batchIDs) > 0 {
+			batches, err := tx.BatchesByID(ctx, tenantID, batchIDs)
+			if err != nil {
+				return err
+			}
+			for _, b := range batches {
+				codes[b.ID] = b.Code
+			}
+		}
+		for _, ln := range lines {
+			if ln.Shipped == 0 && ln.Returned == 0 {
+				continue
+			}
+			out = append(out, OrderLineView{SKU: skus[ln.ItemID], Batch: codes[ln.BatchID], Shipped: ln.Shipped, Returned: ln.Returned})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read order %q: %w", order, err)
+	}
+	return out, nil
+}
+
 // Movements returns movements matching f, by recorded position.
 func (l *Ledger) Movements(ctx context.Context, tenantID uuid.UUID, f MovementFilter) (rows []MovementRow, err error) {
 	err = l.store.Read(ctx, func(tx ReadTx) error { rows, err = tx.QueryMovements(ctx, tenantID, f); return err })

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +42,10 @@ type objects struct {
 	sku, warehouse          string
 	code                    string // an enrollment code
 	cursor                  string // a pull cursor
+	// order is an order reference. It is left out of ids: an order
+	// lookup echoes the reference it was asked about, and shows A's data
+	// only through A's SKU, which ids holds.
+	order string
 }
 
 // ids are the strings of o that may appear in an answer, so two answers
@@ -76,6 +82,9 @@ func attackRoutes() map[string]attackRoute {
 				{OpID: o.op, Seq: 1, Kind: "receive", OccurredAt: time.Now().UTC(), SKU: o.sku, Qty: 1, Location: "A1"}}}
 		}},
 		"GET /v1/sync/pull": {auth: "device", compare: true, build: noBody(func(o objects) string { return "/v1/sync/pull?cursor=" + o.cursor })},
+		"GET /v1/sync/orders/{order}": {auth: "device", compare: true, build: noBody(func(o objects) string {
+			return "/v1/sync/orders/" + url.PathEscape(cmp.Or(o.order, "SO-0"))
+		})},
 		"POST /v1/catalog": {auth: "manager", compare: true, build: func(o objects) (string, any) {
 			return "/v1/catalog", map[string]any{"locations": []map[string]string{{"warehouse": o.warehouse, "code": "X9"}}}
 		}},
@@ -128,9 +137,16 @@ func (e *env) newVictim(slug string) *victim {
 	if err != nil {
 		e.t.Fatalf("victim catalog: %v", err)
 	}
-	v.sku, v.warehouse = "ASKU-"+slug, "AW-"+slug
-	ops := v.dev.numbered(op("receive", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location = "WIDGET", 9, "A1" }))
+	v.sku, v.warehouse, v.order = "ASKU-"+slug, "AW-"+slug, "AORD-"+slug
+	ops := v.dev.numbered(op("receive", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location = "WIDGET", 9, "A1" }),
+		op("receive", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location = v.sku, 3, "A1" }),
+		op("pick", func(o *syncproto.Op) { o.SKU, o.Qty, o.Location, o.Order = v.sku, 2, "A1", v.order }))
 	e.push(v.dev, ops).want(200)
+	var lookup syncproto.OrderResponse
+	e.do("GET", "/v1/sync/orders/"+v.order, req{proto: true, token: v.dev.Token}).want(200).decode(&lookup)
+	if len(lookup.Lines) != 1 || lookup.Lines[0].SKU != v.sku {
+		e.t.Fatalf("victim's own order: %+v", lookup)
+	}
 	v.device, v.op = v.dev.DeviceID, ops[0].OpID
 	v.review = e.openReview(v.tenant)
 	keys, err := e.l.APIKeys(e.ctx, v.ID)
@@ -152,7 +168,8 @@ func (e *env) newVictim(slug string) *victim {
 // madeUp names objects that exist in no tenant.
 func madeUp() objects {
 	return objects{device: uuid.New(), review: uuid.New(), key: uuid.New(), op: uuid.New(),
-		sku: "NOSKU-" + uuid.NewString()[:8], warehouse: "NOWH-" + uuid.NewString()[:8], code: "ZZZZZ-ZZZZZ"}
+		sku: "NOSKU-" + uuid.NewString()[:8], warehouse: "NOWH-" + uuid.NewString()[:8], code: "ZZZZZ-ZZZZZ",
+		order: "NOORD-" + uuid.NewString()[:8]}
 }
 
 // attacker is tenant B: live credentials of every kind, and revoked ones.
@@ -354,7 +371,7 @@ func TestAttackMatrix(t *testing.T) {
 			if !rt.compare {
 				continue
 			}
-			subs := append(append(a.ids(), random.ids()...), a.cursor)
+			subs := append(append(a.ids(), random.ids()...), a.cursor, a.order, random.order)
 			if ra.status != rr.status || blank(ra.body, subs...) != blank(rr.body, subs...) {
 				t.Errorf("%s tells A's objects from made-up ones under B's credential:\n A's:      %d %s\n made-up:  %d %s",
 					key, ra.status, ra.body, rr.status, rr.body)

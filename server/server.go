@@ -228,6 +228,7 @@ func (s *Server) routes() {
 	dev := proto.Group("/sync", s.authDevice)
 	dev.POST("/push", s.push)
 	dev.GET("/pull", s.pull)
+	dev.GET("/orders/*order", s.order)
 
 	staff := e.Group("/v1", s.authKey(ledger.RoleStaff))
 	manager := e.Group("/v1", s.authKey(ledger.RoleManager))

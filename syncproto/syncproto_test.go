@@ -127,3 +127,29 @@ func FuzzDecodePush(f *testing.F) {
 		}
 	})
 }
+
+func TestParseOrderRef(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"plain", "SO-1", "SO-1", true},
+		{"trimmed", "  SO-1\t", "SO-1", true},
+		{"slashes and spaces inside", "PO 2026/17", "PO 2026/17", true},
+		{"longest", strings.Repeat("x", MaxCodeLen), strings.Repeat("x", MaxCodeLen), true},
+		{"empty", "", "", false},
+		{"only spaces", "   ", "", false},
+		{"too long", strings.Repeat("x", MaxCodeLen+1), "", false},
+		{"NUL", "SO\x001", "", false},
+		{"not UTF-8", "SO-\xff", "", false},
+	} {
+		got, err := ParseOrderRef(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("%s: ParseOrderRef(%q) = %q, %v; want %q ok=%v", tc.name, tc.in, got, err, tc.want, tc.ok)
+		}
+		var pe *Error
+		if err != nil && (!errors.As(err, &pe) || pe.Code != CodeInvalid) {
+			t.Errorf("%s: error %v is not invalid", tc.name, err)
+		}
+	}
+}

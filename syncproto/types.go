@@ -197,3 +197,23 @@ type EnrollResponse struct {
 	BatchPrefix string `json:"batch_prefix"`
 	LedgerID    string `json:"ledger_id"`
 }
+
+// OrderResponse answers GET /v1/sync/orders/{order}: what an order of the
+// device's tenant shipped and got back, over every device, as merged so
+// far. An order the server knows nothing of has no lines; it is not an
+// error, since its picks may simply not have been synced yet.
+type OrderResponse struct {
+	Order      string      `json:"order"`
+	Lines      []OrderLine `json:"lines"`
+	ServerTime time.Time   `json:"server_time"`
+}
+
+// OrderLine is what an order shipped (its picks) and got back (its
+// returns) of one item and batch. Batch is empty for items that are not
+// batch-tracked.
+type OrderLine struct {
+	SKU      string `json:"sku"`
+	Batch    string `json:"batch,omitempty"`
+	Shipped  int64  `json:"shipped"`
+	Returned int64  `json:"returned"`
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -107,4 +108,21 @@ func GeneratedBatchCode(prefix string, opID uuid.UUID, occurredAt time.Time) str
 		prefix = "G"
 	}
 	return fmt.Sprintf("%s-%s-%s", prefix, occurredAt.UTC().Format("060102"), strings.ToUpper(hex.EncodeToString(sum[:5])))
+}
+
+// ParseOrderRef reads the order reference of GET /v1/sync/orders/{order}:
+// trimmed of spaces, as the server stores an operation's order, it must be
+// 1 to MaxCodeLen bytes of UTF-8 text without NUL. Anything else is an
+// *Error with CodeInvalid.
+func ParseOrderRef(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", Errorf(CodeInvalid, "the order reference is required")
+	case len(s) > MaxCodeLen:
+		return "", Errorf(CodeInvalid, "the order reference is longer than %d bytes", MaxCodeLen)
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return "", Errorf(CodeInvalid, "the order reference is not valid UTF-8 text (or contains a NUL character)")
+	}
+	return s, nil
 }
