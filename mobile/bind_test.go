@@ -468,6 +468,39 @@ func TestCancelAndTimeout(t *testing.T) {
 	}
 }
 
+// TestServerTimeout: a server that takes the request and never answers
+// times the call out as CodeNetwork, not CodeCanceled: nobody cancelled it.
+func TestServerTimeout(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	p := newProxy(t, e.url)
+	d, err := open(t.TempDir(), client.Options{
+		MaxAttempts: 1,
+		HTTPClient:  &http.Client{Timeout: 300 * time.Millisecond},
+		Sleep:       func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if err := d.Enroll(p.URL, e.code(t), "slow handheld"); err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	mustRecord(t)(d.RecordPick("BOLT", "A-01", 1, "", ""))
+	p.hang.Store(true)
+	_, err = d.Sync()
+	wantCode(t, err, CodeNetwork)
+	_, err = d.SyncFor(30)
+	wantCode(t, err, CodeNetwork)
+
+	d2, err := open(t.TempDir(), client.Options{MaxAttempts: 1, HTTPClient: &http.Client{Timeout: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d2.Close() })
+	wantCode(t, d2.Enroll(p.URL, e.code(t), "another"), CodeNetwork)
+}
+
 func TestOffline(t *testing.T) {
 	t.Parallel()
 	e := setup(t)

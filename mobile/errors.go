@@ -97,7 +97,7 @@ func wrapError(err error, fallback string) error {
 	switch {
 	case errors.As(err, &pe):
 		return &codedError{code: string(pe.Code), message: pe.Message, err: err}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return &codedError{code: CodeCanceled, message: err.Error(), err: err}
 	case errors.Is(err, client.ErrNotEnrolled):
 		return &codedError{code: CodeNotEnrolled, message: err.Error(), err: err}
@@ -105,6 +105,25 @@ func wrapError(err error, fallback string) error {
 		return &codedError{code: CodeAlreadyEnrolled, message: err.Error(), err: err}
 	}
 	return &codedError{code: fallback, message: err.Error(), err: err}
+}
+
+// wrapCallError is wrapError for a call that ran under ctx (Sync, SyncFor,
+// Enroll): the error is CodeCanceled only when ctx itself ended (Cancel,
+// Close, SyncFor's deadline). A timeout of the HTTP client or the server
+// also matches context.DeadlineExceeded, but nobody cancelled the call: it
+// is fallback (CodeNetwork).
+func wrapCallError(ctx context.Context, err error, fallback string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *syncproto.Error
+	if ctx.Err() != nil && !errors.As(err, &pe) {
+		return &codedError{code: CodeCanceled, message: err.Error(), err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &codedError{code: fallback, message: err.Error(), err: err}
+	}
+	return wrapError(err, fallback)
 }
 
 // ErrorCode returns the code of an error this package returned (one of the

@@ -211,7 +211,7 @@ func (d *Device) Enroll(serverURL, code, name string) error {
 	ctx, cancel := d.run(0)
 	defer cancel()
 	if _, err := d.c.Enroll(ctx, serverURL, code, name); err != nil {
-		return wrapError(err, CodeNetwork)
+		return wrapCallError(ctx, err, CodeNetwork)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (d *Device) SyncFor(seconds int64) (*SyncReport, error) {
 	defer cancel()
 	rep, err := d.c.Sync(ctx, client.SyncOptions{})
 	if err != nil {
-		return nil, wrapError(err, CodeNetwork)
+		return nil, wrapCallError(ctx, err, CodeNetwork)
 	}
 	return &SyncReport{Pushed: rep.Pushed, Applied: rep.Applied, Flagged: rep.Flagged, Held: rep.Held,
 		Rejected: rep.Rejected, Problems: rep.Problems(), Replayed: rep.Replayed, Pulled: rep.Pulled,

@@ -42,7 +42,7 @@ type deviceServeConfig struct {
 func (m *Main) deviceServeFlags(fs *flag.FlagSet) {
 	c := &m.device.Serve
 	fs.StringVar(&c.Addr, "addr", m.env("STOCKSYNC_DEVICE_ADDR", DefaultDeviceServeAddr),
-		"listen address of the scanning app, host:port; keep it on loopback (env STOCKSYNC_DEVICE_ADDR)")
+		"listen address of the scanning app, host:port on loopback (localhost, 127.0.0.1, [::1]): the app has no sign-in (env STOCKSYNC_DEVICE_ADDR)")
 	interval := scan.DefaultSyncInterval
 	if s := m.Getenv("STOCKSYNC_SYNC_INTERVAL"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -59,15 +59,29 @@ func (m *Main) deviceServeFlags(fs *flag.FlagSet) {
 // validate reports every problem with the serve flags.
 func (c *deviceServeConfig) validate() []error {
 	errs := append([]error(nil), c.envErrs...)
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr must be host:port, got %q", c.Addr))
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		errs = append(errs, fmt.Errorf("--addr: port %q is not a number from 0 to 65535", port))
+	} else {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("--addr: port %q is not a number from 0 to 65535", port))
+		}
+		if !loopbackHost(host) {
+			errs = append(errs, fmt.Errorf("--addr %q is not a loopback address: the scanning app has no sign-in, so anyone who reaches it could record stock movements on this device; listen on localhost, 127.0.0.1 or [::1]", c.Addr))
+		}
 	}
 	if c.SyncInterval < 0 || (c.SyncInterval > 0 && c.SyncInterval < time.Second) {
 		errs = append(errs, fmt.Errorf("--sync-interval must be 0 (off) or at least 1s, got %s", c.SyncInterval))
 	}
 	return errs
+}
+
+// loopbackHost reports whether host names only this machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // deviceServeClientOptions adapt the device's client to an app a person
@@ -113,14 +127,8 @@ func (m *Main) deviceServe(ctx context.Context, c *client.Client) error {
 	if interval == 0 {
 		interval = -1 // scan.Config: negative is off, zero the default
 	}
-	var allowed []string
-	host, _, _ := net.SplitHostPort(cfg.Addr)
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		m.Logger.Warn("the scanning app has no sign-in: anyone who can reach this address can record stock movements on this device",
-			slog.String("addr", cfg.Addr))
-		allowed = append(allowed, host, cfg.Addr)
-	}
-	app, err := scan.New(scan.Config{Client: c, Logger: m.Logger, SyncInterval: interval, AllowedHosts: allowed})
+	// validate refused any address but loopback: the app has no sign-in.
+	app, err := scan.New(scan.Config{Client: c, Logger: m.Logger, SyncInterval: interval})
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,13 @@ func TestDeviceServeFlags(t *testing.T) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
+	// The app has no sign-in: it listens on loopback only.
+	for _, addr := range []string{"0.0.0.0:8090", ":8090", "192.168.1.20:8090", "handheld.local:8090"} {
+		r = run(t, nil, "device", "serve", "--dir", dir, "--addr", addr)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "is not a loopback address") {
+			t.Errorf("--addr %s: exit %d, stderr %q", addr, r.code, r.stderr)
+		}
+	}
 	r = run(t, nil, "device", "serve", "--dir", dir, "--sync-interval", "10ms")
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "--sync-interval must be 0 (off) or at least 1s") {
 		t.Errorf("--sync-interval 10ms: exit %d, stderr %q", r.code, r.stderr)

@@ -129,9 +129,10 @@ func (a *App) handleScan(w http.ResponseWriter, r *http.Request) {
 }
 
 // scan reads one scan and decides what it fills. A GS1 scan or a code the
-// catalog knows as an item is an item, whatever the page waits for; other
-// codes fill the location or order the page waits for; an unknown code in
-// the item slot is an unknown item the server will hold.
+// catalog knows as an item is an item, whatever the page waits for; any
+// other code fills the location or order the page waits for, numeric codes
+// that happen to carry a valid EAN/UPC check digit among them; an unknown
+// code in the item slot is an unknown item the server will hold.
 func (a *App) scan(ctx context.Context, req scanRequest) (scanView, error) {
 	sc, err := ParseAt(req.Code, a.now())
 	if err != nil {
@@ -181,7 +182,12 @@ func (a *App) scan(ctx context.Context, req scanRequest) (scanView, error) {
 		}
 		return v, nil
 	}
-	if (req.Slot == TargetLocation || req.Slot == TargetToLocation) && sc.Kind == KindInternal {
+	if req.Slot == TargetOrder && sc.Kind != KindGS1 {
+		// Not an item: an order number that looks like a product code.
+		v.Target, v.Value, v.Tone, v.Message = TargetOrder, sc.Code, ToneSuccess, "Order "+sc.Code
+		return v, nil
+	}
+	if (req.Slot == TargetLocation || req.Slot == TargetToLocation) && sc.Kind != KindGS1 {
 		v.Target, v.Value, v.Tone = req.Slot, sc.Code, ToneSuccess
 		label := "Location"
 		if req.Slot == TargetToLocation {
@@ -199,7 +205,7 @@ func (a *App) scan(ctx context.Context, req scanRequest) (scanView, error) {
 		}
 		return v, nil
 	}
-	if sc.Kind == KindInternal {
+	if sc.Kind != KindGS1 {
 		// Not an item, but a bin this device knows stock in: a location
 		// scanned while the page waits for an item (a picker confirming
 		// the bin, or moving on to the next one).
@@ -485,23 +491,40 @@ func describeDecisions(v client.OpView) string {
 	return strings.Join(parts, " ")
 }
 
-// orderLine is one item and batch of an order as far as this device knows.
+// orderLine is one item and batch of an order.
 type orderLine struct {
 	SKU      string `json:"sku"`
 	ItemName string `json:"item_name,omitempty"`
 	Batch    string `json:"batch,omitempty"`
 	Qty      int64  `json:"qty"`
-	// Pending counts the part not yet acknowledged by the server.
+	// Pending counts the part this device recorded and has not had
+	// acknowledged by the server yet; it is included in Qty.
 	Pending int64 `json:"pending,omitempty"`
 }
+
+// Where an orderView's lines come from.
+const (
+	// orderFromServer: what the order shipped and got back over every
+	// device, as the server has merged it, plus this device's unsent
+	// picks and returns on it.
+	orderFromServer = "server"
+	// orderFromDevice: only what this device recorded on the order; the
+	// server could not be asked.
+	orderFromDevice = "device"
+)
 
 // orderView is what the return screen shows of an order.
 type orderView struct {
 	Order    string      `json:"order"`
 	Shipped  []orderLine `json:"shipped"`
 	Returned []orderLine `json:"returned"`
-	// Known is true when this device recorded picks on the order.
-	Known   bool   `json:"known"`
+	// Source is orderFromServer or orderFromDevice.
+	Source string `json:"source"`
+	// Known is true when the order is known to have shipped something.
+	Known bool `json:"known"`
+	// Note says, when Source is orderFromDevice, why the server was not
+	// asked or did not answer.
+	Note    string `json:"note,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -519,30 +542,39 @@ func (a *App) handleOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// order gathers what this device recorded on an order: the device pulls no
-// orders (the server keeps what every device shipped), so it knows only
-// its own picks and returns.
+// order gathers what an order shipped and got back. The device pulls no
+// orders, and a returns desk is rarely the device that picked, so it asks
+// the server (what every device shipped, as merged) and adds its own unsent
+// picks and returns on the order. When the server cannot be asked it shows
+// what this device recorded, and says so.
 func (a *App) order(ctx context.Context, order string) (orderView, error) {
-	ops, err := a.c.Ops(ctx, client.OpsFilter{})
+	v := orderView{Order: order, Shipped: []orderLine{}, Returned: []orderLine{}, Source: orderFromDevice}
+	local := client.OpsFilter{Order: order}
+	info, err := a.c.Order(ctx, order)
+	switch {
+	case err == nil:
+		v.Source, local.Pending = orderFromServer, true
+		for _, l := range info.Lines {
+			addOrderLine(&v.Shipped, l.SKU, l.Batch, l.Shipped, false)
+			addOrderLine(&v.Returned, l.SKU, l.Batch, l.Returned, false)
+		}
+	case ctx.Err() != nil:
+		return orderView{}, ctx.Err()
+	case errors.Is(err, client.ErrNotEnrolled):
+		v.Note = "This device is not enrolled, so it cannot ask the server."
+	case client.ErrorCode(err) == syncproto.CodeUnauthorized:
+		v.Note = "The server refused this device (revoked or unknown): ask a manager."
+	default:
+		a.log.InfoContext(ctx, "order lookup failed; showing what this device recorded", "order", order, "err", err)
+		v.Note = "The server could not be reached."
+	}
+	// Only the order's operations, read in SQL: the whole history of a
+	// busy device is tens of thousands of them. Online, only the unsent
+	// ones are added: the server has the rest. (One whose push was merged
+	// but whose answer was lost counts twice until the next sync.)
+	ops, err := a.c.Ops(ctx, local)
 	if err != nil {
 		return orderView{}, err
-	}
-	v := orderView{Order: order, Shipped: []orderLine{}, Returned: []orderLine{}}
-	add := func(lines *[]orderLine, sku, batch string, qty int64, pending bool) {
-		for i := range *lines {
-			if l := &(*lines)[i]; l.SKU == sku && l.Batch == batch {
-				l.Qty += qty
-				if pending {
-					l.Pending += qty
-				}
-				return
-			}
-		}
-		l := orderLine{SKU: sku, Batch: batch, Qty: qty}
-		if pending {
-			l.Pending = qty
-		}
-		*lines = append(*lines, l)
 	}
 	for _, o := range ops {
 		op := o.Op
@@ -558,15 +590,15 @@ func (a *App) order(ctx context.Context, order string) (orderView, error) {
 		}
 		switch op.Kind {
 		case syncproto.KindPick:
-			add(&v.Shipped, sku, o.Batch, op.Qty, o.Pending)
+			addOrderLine(&v.Shipped, sku, o.Batch, op.Qty, o.Pending)
 		case syncproto.KindReturn:
 			if len(o.Allocations) > 0 {
 				for _, al := range o.Allocations {
-					add(&v.Returned, sku, al.Batch, al.Qty, o.Pending)
+					addOrderLine(&v.Returned, sku, al.Batch, al.Qty, o.Pending)
 				}
 				continue
 			}
-			add(&v.Returned, sku, o.Batch, op.Qty, o.Pending)
+			addOrderLine(&v.Returned, sku, o.Batch, op.Qty, o.Pending)
 		}
 	}
 	for _, lines := range [][]orderLine{v.Shipped, v.Returned} {
@@ -577,12 +609,38 @@ func (a *App) order(ctx context.Context, order string) (orderView, error) {
 		}
 	}
 	v.Known = len(v.Shipped) > 0
-	if v.Known {
-		v.Message = fmt.Sprintf("What this device picked on %s is below. Other devices may have picked more: the server checks the return against everything the order shipped, and flags a batch it never shipped for a manager.", order)
-	} else {
-		v.Message = fmt.Sprintf("This device recorded no picks on %s, so it cannot show what the order shipped. Record the return as it is: the server matches it against what the order shipped, and flags a batch it never shipped for a manager.", order)
+	const matched = "the server matches the return against what the order shipped, and flags a batch it never shipped for a manager."
+	switch {
+	case v.Source == orderFromServer && v.Known:
+		v.Message = fmt.Sprintf("What %s shipped and got back, from every device (unsent: what this device has not synced yet). The server checks the return against it, and flags a batch it never shipped for a manager.", order)
+	case v.Source == orderFromServer:
+		v.Message = fmt.Sprintf("The server knows no shipment on %s (its picks may not be synced yet), so this device cannot show what the order shipped. Record the return as it is: %s", order, matched)
+	case v.Known:
+		v.Message = fmt.Sprintf("%s This is what this device picked on %s. Other devices may have picked more: %s", v.Note, order, matched)
+	default:
+		v.Message = fmt.Sprintf("%s This device recorded no picks on %s, so it cannot show what the order shipped. Record the return as it is: %s", v.Note, order, matched)
 	}
 	return v, nil
+}
+
+// addOrderLine adds qty of an item and batch to lines (pending when the
+// device has not sent it yet); a zero qty adds nothing.
+func addOrderLine(lines *[]orderLine, sku, batch string, qty int64, pending bool) {
+	if qty == 0 {
+		return
+	}
+	var p int64
+	if pending {
+		p = qty
+	}
+	for i := range *lines {
+		if l := &(*lines)[i]; l.SKU == sku && l.Batch == batch {
+			l.Qty += qty
+			l.Pending += p
+			return
+		}
+	}
+	*lines = append(*lines, orderLine{SKU: sku, Batch: batch, Qty: qty, Pending: p})
 }
 
 // units sums the stock of rows for a person: "12 units".

@@ -81,7 +81,7 @@ type App struct {
 	mux *http.ServeMux
 
 	mu      sync.Mutex
-	syncing bool
+	syncing int // syncs running (a background one and "Sync now" may overlap)
 	last    *syncOutcome
 
 	// undoMu serializes undos and guards undoStack: the operations

@@ -188,6 +188,7 @@ func ParseAt(raw string, now time.Time) (Scan, error) {
 		return sc, &ParseError{Msg: "the element string holds no data"}
 	}
 	sc.Kind, sc.Elements = KindGS1, els
+	bestBefore := ""
 	for _, e := range els {
 		switch e.AI {
 		case "01", "02":
@@ -198,6 +199,8 @@ func ParseAt(raw string, now time.Time) (Scan, error) {
 			sc.Batch = e.Value
 		case "17":
 			sc.Expiry = e.Date
+		case "15":
+			bestBefore = e.Date
 		case "21":
 			sc.Serial = e.Value
 		case "00":
@@ -206,6 +209,11 @@ func ParseAt(raw string, now time.Time) (Scan, error) {
 			n, _ := strconv.ParseInt(e.Value, 10, 64) // validated: at most 8 digits
 			sc.Qty = n
 		}
+	}
+	if sc.Expiry == "" {
+		// A label with a best-before date (AI 15) but no expiry (AI 17),
+		// as on most food: the best-before date is the batch's expiry.
+		sc.Expiry = bestBefore
 	}
 	if g := sc.GTIN; g != "" {
 		sc.Code = g
@@ -302,20 +310,46 @@ type aiSpec struct {
 	date bool
 }
 
-// aiLengths gives the length of the AI itself by its first two digits.
+// aiLengths gives the length of the AI itself by its first two digits
+// (GS1 General Specifications, the AI table: every AI starting with the
+// same two digits has the same length).
 var aiLengths = map[string]int{}
 
 func init() {
-	for _, p := range []string{"00", "01", "02", "03", "04", "10", "11", "12", "13", "15", "16", "17", "20", "21", "22", "30", "37",
-		"90", "91", "92", "93", "94", "95", "96", "97", "98", "99"} {
+	for _, p := range []string{"00", "01", "02", "03", "04", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
+		"20", "21", "22", "30", "37", "90", "91", "92", "93", "94", "95", "96", "97", "98", "99"} {
 		aiLengths[p] = 2
 	}
-	for _, p := range []string{"23", "24", "25", "40", "41", "42"} {
+	for _, p := range []string{"23", "24", "25", "40", "41", "42", "71"} {
 		aiLengths[p] = 3
 	}
-	for _, p := range []string{"31", "32", "33", "34", "35", "36", "39", "70", "80"} {
+	for _, p := range []string{"31", "32", "33", "34", "35", "36", "39", "43", "70", "72", "80", "81", "82"} {
 		aiLengths[p] = 4
 	}
+}
+
+// predefinedLength is the data length of the AIs whose length the
+// standard predefines, by their first two digits: what an AI this parser
+// does not model is read with.
+var predefinedLength = map[string]int{"00": 18, "01": 14, "02": 14, "03": 14, "04": 16,
+	"11": 6, "12": 6, "13": 6, "14": 6, "15": 6, "16": 6, "17": 6, "18": 6, "19": 6, "20": 2,
+	"31": 6, "32": 6, "33": 6, "34": 6, "35": 6, "36": 6, "41": 13}
+
+// maxAIData bounds the data of an AI this parser does not model: no GS1
+// element carries more.
+const maxAIData = 90
+
+// specFor returns the spec of ai: the modelled one, with its checks, or
+// for another AI of a known length its predefined length, else variable
+// up to a GS (its value is kept, not checked).
+func specFor(ai string) aiSpec {
+	if s, ok := lookupAI(ai); ok {
+		return s
+	}
+	if n, ok := predefinedLength[ai[:2]]; ok {
+		return aiSpec{title: "AI " + ai, fixed: n}
+	}
+	return aiSpec{title: "AI " + ai, max: maxAIData}
 }
 
 // predefined are the AI prefixes whose element length is fixed by the
@@ -424,11 +458,7 @@ func readAI(s string, pos int) (string, aiSpec, error) {
 		return "", aiSpec{}, parseErr(pos, "", "application identifier %q is cut short", s[pos:])
 	}
 	ai := s[pos : pos+n]
-	spec, ok := lookupAI(ai)
-	if !ok {
-		return "", aiSpec{}, parseErr(pos, "", "unknown application identifier (%s)", ai)
-	}
-	return ai, spec, nil
+	return ai, specFor(ai), nil
 }
 
 // ParseElementString parses a GS1 element string as scanners transmit it
@@ -514,10 +544,7 @@ func ParseHRI(s string, now time.Time) ([]Element, error) {
 		if n, ok := aiLengths[ai[:2]]; !ok || n != len(ai) {
 			return nil, parseErr(pos, "", "unknown application identifier (%s)", ai)
 		}
-		spec, ok := lookupAI(ai)
-		if !ok {
-			return nil, parseErr(pos, "", "unknown application identifier (%s)", ai)
-		}
+		spec := specFor(ai)
 		start := pos + closeAt + 1
 		end := nextHRIAI(s, start)
 		value := s[start:end]

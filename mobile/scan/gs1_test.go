@@ -45,10 +45,32 @@ func TestParseGS1(t *testing.T) {
 			want: Scan{Kind: KindGS1, Symbology: "GS1 QR Code", GTIN: "09506000134352", Serial: "SN0001", Qty: 12, Code: "09506000134352"},
 		},
 		{
+			// Best before (AI 15) stands in for a missing expiry (AI 17).
 			name: "GS1 DataBar",
 			in:   "]e0" + "0109506000134352" + "15260100",
-			want: Scan{Kind: KindGS1, Symbology: "GS1 DataBar", GTIN: "09506000134352", Code: "09506000134352"},
+			want: Scan{Kind: KindGS1, Symbology: "GS1 DataBar", GTIN: "09506000134352", Expiry: "2026-01-31", Code: "09506000134352"},
 			els:  []string{"01=09506000134352", "15=260100"},
+		},
+		{
+			name: "expiry wins over best before",
+			in:   "(01)09506000134352(15)260100(17)270630",
+			want: Scan{Kind: KindGS1, GTIN: "09506000134352", Expiry: "2027-06-30", Code: "09506000134352"},
+		},
+		{
+			// AIs the parser does not model: NHRN (710), first freeze
+			// date (7006: fixed, but not predefined, so ended by GS), made-to-order
+			// variant (242),
+			// maximum temperature (4330), read by the AI table.
+			name: "AIs outside the modelled table",
+			in:   "]d2" + "0109506000134352" + "7101234567" + gs + "7006260115" + gs + "242V1" + gs + "4330-01250" + gs + "10L1",
+			want: Scan{Kind: KindGS1, Symbology: "GS1 DataMatrix", GTIN: "09506000134352", Batch: "L1", Code: "09506000134352"},
+			els:  []string{"01=09506000134352", "710=1234567", "7006=260115", "242=V1", "4330=-01250", "10=L1"},
+		},
+		{
+			name: "unmodelled AIs in HRI",
+			in:   "(01)09506000134352(710)1234567(235)ABC",
+			want: Scan{Kind: KindGS1, GTIN: "09506000134352", Code: "09506000134352"},
+			els:  []string{"01=09506000134352", "710=1234567", "235=ABC"},
 		},
 		{
 			name: "element string without symbology identifier",
@@ -140,7 +162,7 @@ func TestParseGS1Errors(t *testing.T) {
 		{"batch with a character GS1 cannot carry", "(10)AB#C", `holds '#'`},
 		{"batch with a space", "(10)AB C", `holds ' '`},
 		{"unknown AI prefix", "(55)123", "unknown application identifier (55)"},
-		{"unknown three-digit AI", "(235)123", "unknown application identifier (235)"},
+		{"AI of the wrong length for its prefix", "(2350)123", "unknown application identifier (2350)"},
 		{"not an AI in parentheses", "(ABC)123", "(ABC) is not an application identifier"},
 		{"unclosed parenthesis", "(01", "unclosed parenthesis"},
 		{"same AI twice with other data", "(10)A(10)B", "appears twice"},

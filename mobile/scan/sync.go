@@ -103,7 +103,7 @@ func (a *App) status(ctx context.Context) (statusView, error) {
 		v.SyncIntervalSeconds = int64(a.cfg.SyncInterval / time.Second)
 	}
 	a.mu.Lock()
-	v.Syncing = a.syncing
+	v.Syncing = a.syncing > 0
 	if a.last != nil {
 		v.LastSyncMessage = a.last.Message
 	}
@@ -128,14 +128,16 @@ func (a *App) handleStatus(w http.ResponseWriter, r *http.Request) {
 func (a *App) runSync(ctx context.Context, trigger string) syncOutcome {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.SyncTimeout)
 	defer cancel()
+	// A count, not a flag: a "Sync now" during a background sync must
+	// not show the device idle when the first one ends.
 	a.mu.Lock()
-	a.syncing = true
+	a.syncing++
 	a.mu.Unlock()
 	start := time.Now()
 	rep, err := a.c.Sync(ctx, client.SyncOptions{})
 	out := syncOutcome{At: a.now(), Trigger: trigger, Report: rep}
 	a.mu.Lock()
-	a.syncing = false
+	a.syncing--
 	a.mu.Unlock()
 	log := a.log.With(slog.String("trigger", trigger), slog.Duration("took", time.Since(start)),
 		slog.Int("pushed", rep.Pushed), slog.Int("pulled", rep.Pulled), slog.Int("pending", rep.Pending))
@@ -144,7 +146,9 @@ func (a *App) runSync(ctx context.Context, trigger string) syncOutcome {
 		switch {
 		case errors.Is(err, client.ErrNotEnrolled):
 			code = "not_enrolled"
-		case code == "" && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		case code == "" && ctx.Err() != nil:
+			// Cancelled here (shutdown, SyncTimeout); an HTTP timeout
+			// also matches context.DeadlineExceeded but is the network.
 			code = "canceled"
 		case code == "":
 			code = "network"

@@ -31,8 +31,17 @@ import (
 //   - count: cannot be reversed, because a count records what was on the
 //     shelf, not a change: count again, and the later count wins.
 //
-// An operation the server rejected changed nothing, and one it holds is
-// for the manager's review to reverse; neither gets a reversal.
+// An operation the server rejected changed nothing, and one it holds or
+// flagged for a review (open or decided) is for the manager's review to
+// reverse: a manager's correction plus an undo would reverse it twice, and
+// an undo could settle an open review behind the manager's back. None of
+// them gets a reversal.
+//
+// A return split over batches is reversed by one operation per batch,
+// recorded one after the other. When one of them fails, the ones recorded
+// stay, the error says which, and the next Undo records only the parts
+// that have no reversal yet (an operation whose note reads "undo of
+// <op_id>" with the same kind, batch, quantity and location).
 
 // undoReason is the reason code of reversing adjusts and returns.
 const undoReason = "undo"
@@ -71,6 +80,16 @@ type undoRefusal struct {
 
 func (e *undoRefusal) Error() string { return e.msg }
 
+// undoPartial is an undo that recorded part of a reversal and then
+// failed: its message says what was recorded and what was not.
+type undoPartial struct {
+	msg string
+	err error
+}
+
+func (e *undoPartial) Error() string { return e.msg }
+func (e *undoPartial) Unwrap() error { return e.err }
+
 func (a *App) handleUndo(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	if !readJSON(w, r, &req) {
@@ -80,6 +99,15 @@ func (a *App) handleUndo(w http.ResponseWriter, r *http.Request) {
 	var ref *undoRefusal
 	if errors.As(err, &ref) {
 		writeError(w, http.StatusConflict, ref.code, ref.msg)
+		return
+	}
+	var part *undoPartial
+	if errors.As(err, &part) {
+		code := "partly_undone"
+		if c := client.ErrorCode(err); c != "" {
+			code = string(c)
+		}
+		writeError(w, http.StatusUnprocessableEntity, code, part.msg)
 		return
 	}
 	if err != nil {
@@ -110,23 +138,80 @@ func (a *App) undo(ctx context.Context) (undoResponse, error) {
 		return undoResponse{}, refusal
 	}
 	out := undoResponse{Undone: opRow{OpView: v, Title: describeOp(v.Op, v.Batch)}, Tone: ToneSuccess}
+	// An undo that failed part-way recorded some parts already: those
+	// are not recorded again.
+	ins, earlier, err := a.notYetReversed(ctx, id, ins)
+	if err != nil {
+		return undoResponse{}, err
+	}
 	var done []string
-	for _, in := range ins {
+	for i, in := range ins {
 		rec, err := a.c.Record(ctx, in)
 		if err != nil {
-			if len(out.Recorded) > 0 {
-				// Part of a split return was reversed: say so, and leave
-				// the operation on the stack for the rest.
-				return undoResponse{}, fmt.Errorf("undo of %s stopped after recording %s: %w", out.Undone.Title, strings.Join(done, ", "), err)
+			if len(out.Recorded)+len(earlier) == 0 {
+				return undoResponse{}, err
 			}
-			return undoResponse{}, err
+			// Part of a split return was reversed: say what was and what
+			// was not, and leave the operation on the stack for the rest.
+			recorded := append(slices.Clone(earlier), done...)
+			var left []string
+			for _, l := range ins[i:] {
+				left = append(left, fmt.Sprintf("%s %d × %s (batch %s)", l.Kind, l.Qty, cmp.Or(l.SKU, l.Barcode), cmp.Or(l.Batch, "-")))
+			}
+			return undoResponse{}, &undoPartial{err: err, msg: fmt.Sprintf(
+				"Undo of %s is only partly recorded: recorded %s; not recorded %s (%s). Undo again to record the rest: what was recorded is not repeated.",
+				out.Undone.Title, strings.Join(recorded, " and "), strings.Join(left, " and "), undoCause(err))}
 		}
 		out.Recorded = append(out.Recorded, rec)
 		done = append(done, describeOp(rec.Op, rec.Batch))
 	}
 	a.undoStack = a.undoStack[:len(a.undoStack)-1]
-	out.Message = fmt.Sprintf("Undone %s: recorded %s. Nothing was deleted.", out.Undone.Title, strings.Join(done, " and "))
+	all := append(slices.Clone(earlier), done...)
+	out.Message = fmt.Sprintf("Undone %s: recorded %s. Nothing was deleted.", out.Undone.Title, strings.Join(all, " and "))
 	return out, nil
+}
+
+// undoCause is why recording a reversal failed, for a person.
+func undoCause(err error) string {
+	var pe *syncproto.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// notYetReversed drops from ins the reversals of id already recorded (by
+// an undo that failed part-way), and describes those.
+func (a *App) notYetReversed(ctx context.Context, id uuid.UUID, ins []client.OpInput) ([]client.OpInput, []string, error) {
+	ops, err := a.c.Ops(ctx, client.OpsFilter{Limit: opsWindow})
+	if err != nil {
+		return nil, nil, err
+	}
+	var earlier []client.OpView
+	for _, v := range ops {
+		if rid, ok := reversalOf(v.Op); ok && rid == id {
+			earlier = append(earlier, v)
+		}
+	}
+	if len(earlier) == 0 {
+		return ins, nil, nil
+	}
+	var rest []client.OpInput
+	var done []string
+	for _, in := range ins {
+		i := slices.IndexFunc(earlier, func(v client.OpView) bool {
+			op := v.Op
+			return op.Kind == in.Kind && op.Qty == in.Qty && op.Location == in.Location &&
+				op.ToLocation == in.ToLocation && op.Order == in.Order && (op.Batch == in.Batch || v.Batch == in.Batch)
+		})
+		if i < 0 {
+			rest = append(rest, in)
+			continue
+		}
+		done = append(done, describeOp(earlier[i].Op, earlier[i].Batch))
+		earlier = slices.Delete(earlier, i, i+1)
+	}
+	return rest, done, nil
 }
 
 // findOp returns the operation with id from the device's list.
@@ -155,6 +240,11 @@ func (a *App) reversal(ctx context.Context, v client.OpView) ([]client.OpInput, 
 	case syncproto.StatusHeld:
 		return nil, &undoRefusal{code: "cannot_undo", pop: true,
 			msg: fmt.Sprintf("Not undone: the server holds %s for a manager (%s). Ask the manager to reverse it in the review; the next Undo goes to the operation before it.", what, v.Message)}
+	}
+	if len(v.ReviewIDs) > 0 || len(v.Decisions) > 0 {
+		// A flagged operation: the manager's review owns its correction.
+		return nil, &undoRefusal{code: "cannot_undo", pop: true,
+			msg: fmt.Sprintf("Not undone: %s is under a manager's review. Ask a manager to reverse it in the review, so it is not corrected twice; the next Undo goes to the operation before it.", what)}
 	}
 	if op.Kind == syncproto.KindCount {
 		return nil, &undoRefusal{code: "cannot_undo",

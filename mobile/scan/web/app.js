@@ -7,6 +7,10 @@
 // item, batch and expiry at once from a GS1 label. Scanning the same item
 // again adds to the quantity; Enter on an empty scan field (or Record)
 // records the line; scanning a different item records the line first.
+//
+// Every Enter, Record and Undo goes onto one queue that a single worker
+// drains in order, so a scan typed while a request is in flight is taken
+// after it, never lost, doubled or glued onto the next one.
 "use strict";
 
 (function () {
@@ -33,8 +37,15 @@
     status: null,
     route: "",
     forms: {}, // per screen: {slots: {}, selected: "", line: null, sign: -1, reason: ""}
-    busy: false,
+    busy: false, // the queue's worker is running
+    queue: [], // scans, records and undos not handled yet, oldest first
   };
+
+  // A quantity above this asks for a second Record to confirm it.
+  const MAX_QTY = 9999;
+  // Keys closer together than this (ms) are a scanner's burst, not a person.
+  const BURST_GAP_MS = 80;
+  const BURST_MIN_CHARS = 4;
 
   function form(name) {
     if (!state.forms[name]) {
@@ -167,11 +178,11 @@
       default:
         text = "Not enrolled";
     }
-    if (st.syncing) {
-      key = "syncing";
-      text = "Syncing…";
-    }
+    // A sync in progress is shown next to the state, not instead of it:
+    // "Offline · syncing…" still says the last attempt failed.
     conn.dataset.conn = key;
+    conn.dataset.syncing = String(!!st.syncing);
+    if (st.syncing) text += " · syncing…";
     conn.title = st.connection_message || "";
     $("conn-text").textContent = text;
 
@@ -197,7 +208,14 @@
       info.textContent = (st.device_name || "This handheld") + " · warehouse " + (st.warehouse_name || st.warehouse || "?") +
         " · " + st.items + " items, " + st.locations + " locations pulled · server " + st.server;
     }
-    $("undo").disabled = !st.can_undo;
+    updateUndo();
+  }
+
+  // Undo takes back the last scan of a line not recorded yet, else the
+  // last operation recorded.
+  function updateUndo() {
+    const f = SCREENS[state.route] ? form(state.route) : null;
+    $("undo").disabled = !((state.status && state.status.can_undo) || (f && f.line));
   }
 
   async function refreshStatus() {
@@ -304,6 +322,7 @@
 
     const line = f.line;
     $("line").hidden = !line;
+    if (!line) updateUndo();
     const reasonWrap = $("reason-wrap");
     reasonWrap.hidden = !s.reasons;
     if (s.reasons) {
@@ -353,6 +372,7 @@
     $("line-expiry").value = line.expiry || "";
     $("qty").value = String(line.qty);
     $("qty").min = String(s.minQty === 0 ? 0 : 1);
+    updateUndo();
   }
 
   function focusScan() {
@@ -396,76 +416,104 @@
     };
   }
 
-  async function onScan() {
+  // ---- The queue -------------------------------------------------------
+
+  // enqueue adds a task ({type: "scan", code} | {type: "record"} |
+  // {type: "undo"}) and starts the worker if it is not running.
+  function enqueue(task) {
+    task.route = state.route;
+    state.queue.push(task);
+    document.body.dataset.queued = String(state.queue.length);
+    drain();
+  }
+
+  async function drain() {
     if (state.busy) return;
+    state.busy = true;
+    document.body.dataset.busy = "true";
+    try {
+      while (state.queue.length) {
+        const task = state.queue.shift();
+        document.body.dataset.queued = String(state.queue.length);
+        // A task typed on another screen is dropped: the person left it.
+        if (task.route !== state.route || !screen()) continue;
+        try {
+          if (task.type === "scan") await onScan(task.code);
+          else if (task.type === "record") await recordLine();
+          else if (task.type === "undo") await undo();
+        } catch (e) {
+          feedback("error", e.message);
+        }
+      }
+    } finally {
+      state.busy = false;
+      document.body.dataset.busy = "false";
+      focusScan();
+    }
+  }
+
+  // takeScanField empties the scan field and queues what it held: Enter
+  // on an empty field records the line.
+  function takeScanField() {
     const scan = $("scan");
     const code = scan.value;
     scan.value = "";
+    if (code.trim() === "") enqueue({ type: "record" });
+    else enqueue({ type: "scan", code });
+  }
+
+  async function onScan(code) {
     const f = form(state.route);
     readLine();
-    if (code.trim() === "") {
-      if (f.line) {
-        await recordLine();
-      } else {
-        feedback("warning", "Scan an item first.");
-      }
+    const slot = activeSlot();
+    let v;
+    try {
+      v = await api("POST", "/api/scan", { code, slot });
+    } catch (e) {
+      feedback("error", e.message);
       return;
     }
-    state.busy = true;
-    try {
-      const slot = activeSlot();
-      let v;
-      try {
-        v = await api("POST", "/api/scan", { code, slot });
-      } catch (e) {
-        feedback("error", e.message);
+    if (v.target === "location" && slot === "item") {
+      // A bin scanned while an item was expected: the one already set
+      // is confirmed; another one replaces the location (on a transfer
+      // it starts a new pair: From, then To).
+      if (Object.values(f.slots).includes(v.value)) {
+        feedback("success", v.message + " (already set)");
         return;
       }
-      if (v.target === "location" && slot === "item") {
-        // A bin scanned while an item was expected: the one already set
-        // is confirmed; another one replaces the location (on a transfer
-        // it starts a new pair: From, then To).
-        if (Object.values(f.slots).includes(v.value)) {
-          feedback("success", v.message + " (already set)");
-          return;
-        }
-        f.slots.location = v.value;
-        if (screen().slots.includes("to_location")) f.slots.to_location = "";
-        renderWork();
-        feedback(v.tone, "Location changed: " + v.message);
-        return;
-      }
-      if (v.target !== "item") {
-        f.slots[v.target] = v.value;
-        f.selected = "";
-        renderWork();
-        feedback(v.tone, v.message);
-        if (v.target === "order" && screen().orderInfo) loadOrder();
-        return;
-      }
-      if (f.line && sameItem(f.line, v)) {
-        f.line.qty += v.qty > 0 ? v.qty : 1;
-        renderWork();
-        feedback("success", (f.line.known ? f.line.sku : f.line.barcode) + ": qty " + f.line.qty);
-        return;
-      }
-      let before = "";
-      if (f.line) {
-        const r = await recordLine(true);
-        if (!r) {
-          // The line stays as it was; the new scan is not taken.
-          $("feedback").textContent += " The new scan was not taken: scan it again once this is fixed.";
-          return;
-        }
-        before = r.message + " Now: ";
-      }
-      f.line = lineFrom(v);
+      f.slots.location = v.value;
+      if (screen().slots.includes("to_location")) f.slots.to_location = "";
       renderWork();
-      feedback(v.tone, before + v.message);
-    } finally {
-      state.busy = false;
-      focusScan();
+      feedback(v.tone, "Location changed: " + v.message);
+      return;
     }
+    if (v.target !== "item") {
+      f.slots[v.target] = v.value;
+      f.selected = "";
+      renderWork();
+      feedback(v.tone, v.message);
+      if (v.target === "order" && screen().orderInfo) loadOrder();
+      return;
+    }
+    if (f.line && sameItem(f.line, v)) {
+      f.line.qty += v.qty > 0 ? v.qty : 1;
+      renderWork();
+      feedback("success", (f.line.known ? f.line.sku : f.line.barcode) + ": qty " + f.line.qty);
+      return;
+    }
+    let before = "";
+    if (f.line) {
+      const r = await recordLine(true);
+      if (!r) {
+        // The line stays as it was; the new scan is not taken.
+        $("feedback").textContent += " The new scan was not taken: scan it again once this is fixed.";
+        return;
+      }
+      before = r.message + " Now: ";
+    }
+    f.line = lineFrom(v);
+    renderWork();
+    feedback(v.tone, before + v.message);
   }
 
   // recordLine records the line; it returns the answer, or null after
@@ -489,6 +537,12 @@
     }
     let qty = line.qty;
     if (s.signed) qty = f.sign * Math.abs(qty);
+    if (Math.abs(qty) > MAX_QTY && line.confirmedQty !== qty) {
+      // A scan typed into the quantity, or a slip: ask before recording.
+      line.confirmedQty = qty;
+      feedback("warning", "Not recorded: quantity " + qty + " is unusually large. Check it, and press Record again to record it.");
+      return null;
+    }
     const body = { kind: s.kind, qty, location: f.slots.location };
     if (line.sku) body.sku = line.sku;
     if (line.barcode) body.barcode = line.barcode;
@@ -498,14 +552,19 @@
     if (s.slots.includes("order")) body.order = f.slots.order;
     if (s.reasons && f.reason) body.reason = f.reason;
     if (s.reasons && !f.reason && s.kind === "adjust") body.reason = s.reasons[0][0];
+    // The line leaves the form before the request goes out, so nothing
+    // handled meanwhile adds to it or records it again; it comes back if
+    // recording fails.
+    f.line = null;
     let r;
     try {
       r = await api("POST", "/api/record", body);
     } catch (e) {
+      if (!f.line) f.line = line;
+      renderWork();
       feedback("error", e.message);
       return null;
     }
-    f.line = null;
     renderWork();
     if (!quiet) feedback(r.tone, r.message);
     loadRecent();
@@ -515,6 +574,26 @@
   }
 
   async function undo() {
+    const f = screen() ? form(state.route) : null;
+    if (f) readLine();
+    if (f && f.line) {
+      // A line not recorded yet: take back its last scan, never an
+      // operation recorded before it.
+      const line = f.line;
+      const min = screen().minQty === 0 ? 0 : 1;
+      const step = line.perScan || 1;
+      const name = line.known ? line.sku : line.barcode;
+      if (line.qty - step >= Math.max(min, 1)) {
+        line.qty -= step;
+        renderWork();
+        feedback("success", "Took back the last scan: " + name + " qty " + line.qty + ". Nothing recorded was undone.");
+      } else {
+        f.line = null;
+        renderWork();
+        feedback("success", "Took back the scan: the " + name + " line is cleared. Nothing recorded was undone.");
+      }
+      return;
+    }
     try {
       const r = await api("POST", "/api/undo", {});
       feedback(r.tone, r.message);
@@ -679,8 +758,10 @@
       }
       box.append(t);
     };
-    table("Picked from this device", v.shipped);
-    table("Returned from this device", v.returned);
+    // The server's answer covers every device; without it, only this one.
+    const all = v.source === "server";
+    table(all ? "Shipped on the order" : "Picked from this device", v.shipped);
+    table(all ? "Returned on the order" : "Returned from this device", v.returned);
     const p = document.createElement("p");
     p.textContent = v.message;
     box.append(p);
@@ -709,6 +790,44 @@
     }
   }
 
+  // ---- Scanner bursts outside the scan field -------------------------------
+
+  // watchBurst treats a fast burst of keys ending in Enter in el as a scan
+  // that landed in the wrong field: el gets its value back, and the burst
+  // goes to the scan queue (on a working screen).
+  function watchBurst(el) {
+    let burst = "";
+    let before = "";
+    let last = 0;
+    el.addEventListener("keydown", (e) => {
+      const now = performance.now();
+      const fast = now - last < BURST_GAP_MS;
+      last = now;
+      if (e.key === "Enter") {
+        const code = burst;
+        burst = "";
+        if (!fast || code.length < BURST_MIN_CHARS) return;
+        e.preventDefault();
+        el.value = before;
+        if (screen() && !$("screen-work").hidden) {
+          focusScan();
+          enqueue({ type: "scan", code });
+        } else {
+          feedback("warning", "A scan landed in this field and was taken out: type here by hand.");
+        }
+        return;
+      }
+      if (e.key.length !== 1 || e.ctrlKey || e.altKey || e.metaKey) {
+        if (!(e.ctrlKey && (e.key === "]" || e.code === "BracketRight"))) return;
+      }
+      if (!fast) {
+        burst = "";
+        before = el.value;
+      }
+      burst += e.key.length === 1 && !e.ctrlKey ? e.key : "\x1d";
+    });
+  }
+
   // ---- Wiring --------------------------------------------------------------
 
   function init() {
@@ -716,7 +835,7 @@
     scan.addEventListener("keydown", (e) => {
       if (e.key === "Enter") {
         e.preventDefault();
-        onScan();
+        takeScanField();
         return;
       }
       // Keyboard-wedge scanners send FNC1 as GS, which a keyboard types
@@ -727,10 +846,16 @@
       }
     });
     for (const id of ["line-batch", "line-expiry", "qty"]) {
+      watchBurst($(id));
+    }
+    for (const id of ["line-batch", "line-expiry", "qty"]) {
       $(id).addEventListener("keydown", (e) => {
-        if (e.key === "Enter") {
+        if (e.key === "Enter" && !e.defaultPrevented) {
+          // Enter here only finishes the edit: Record (or Enter in the
+          // scan field) records.
           e.preventDefault();
-          recordLine();
+          readLine();
+          renderWork();
           focusScan();
         }
       });
@@ -759,9 +884,8 @@
         focusScan();
       });
     }
-    $("record").addEventListener("click", async () => {
-      await recordLine();
-      focusScan();
+    $("record").addEventListener("click", () => {
+      enqueue({ type: "record" });
     });
     $("clear").addEventListener("click", () => {
       const f = form(state.route);
@@ -771,11 +895,14 @@
       feedback("idle", had ? "Line cleared: nothing was recorded." : "Nothing to clear.", true);
       focusScan();
     });
-    $("undo").addEventListener("click", undo);
+    $("undo").addEventListener("click", () => enqueue({ type: "undo" }));
     $("sync-now").addEventListener("click", syncNow);
     $("enroll-go").addEventListener("click", enroll);
     $("enroll-code").addEventListener("keydown", (e) => {
-      if (e.key === "Enter") enroll();
+      if (e.key === "Enter" && !e.defaultPrevented && !$("enroll-go").disabled) {
+        e.preventDefault();
+        enroll();
+      }
     });
     // A tap anywhere but on a control gives the focus back to the scan
     // field, so the next scan lands there.
