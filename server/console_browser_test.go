@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"stocksync/client"
+	"stocksync/internal/browsertest"
 	"stocksync/ledger"
 	"stocksync/syncproto"
 )
@@ -150,12 +151,12 @@ type consoleUI struct {
 }
 
 // newConsoleUI starts a browser for the test (skipping without one, see
-// newBrowser) and answers the console's "are you sure?" dialogs: a confirm
+// browsertest.Start) and answers the console's "are you sure?" dialogs: a confirm
 // blocks the page, and the click that opened it, until something answers,
 // so a goroutine does, with u.accept.
 func newConsoleUI(t *testing.T, base string) *consoleUI {
 	t.Helper()
-	u := &consoleUI{t: t, ctx: newBrowser(t), base: base, dialogs: make(chan string, 8)}
+	u := &consoleUI{t: t, ctx: browsertest.Start(t, browsertest.Options{}), base: base, dialogs: make(chan string, 8)}
 	opening := chromedp.Events(u.ctx, cdppage.JavascriptDialogOpening)
 	go func() {
 		for ev, err := range opening {
@@ -187,7 +188,7 @@ func (u *consoleUI) fail(what string, err error) {
 		body = body[:3000] + "…"
 	}
 	if img, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
-		path := screenshotPath(u.t, "failure")
+		path := browsertest.ScreenshotPath(u.t, "failure")
 		if os.WriteFile(path, img, 0o644) == nil {
 			u.t.Logf("screenshot of the failure: %s", path)
 		}
@@ -281,35 +282,11 @@ func (u *consoleUI) location() string {
 	return uiEval[string](u, `location.pathname + location.search`)
 }
 
-// envKeepScreenshots names a directory to copy the screenshots to: the
-// test's temporary directory, where they are saved, is removed when the
-// test ends, so a person (or CI, as artifacts) who wants to look at them
-// sets it.
-const envKeepScreenshots = "STOCKSYNC_SCREENSHOTS"
-
-// shot saves a screenshot of the whole page under the test's temporary
-// directory and logs its path; with $STOCKSYNC_SCREENSHOTS set it also
-// keeps a copy there, under the test's name.
+// shot saves a screenshot of the whole page (browsertest.Screenshot: under
+// the test's temporary directory, and $STOCKSYNC_SCREENSHOTS when set).
 func (u *consoleUI) shot(name string) {
 	u.t.Helper()
-	screenshot(u.t, u.ctx, name)
-	keep := os.Getenv(envKeepScreenshots)
-	if keep == "" {
-		return
-	}
-	img, err := os.ReadFile(screenshotPath(u.t, name))
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	dir := filepath.Join(keep, strings.ReplaceAll(u.t.Name(), "/", "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		u.t.Fatal(err)
-	}
-	kept := filepath.Join(dir, filepath.Base(screenshotPath(u.t, name)))
-	if err := os.WriteFile(kept, img, 0o644); err != nil {
-		u.t.Fatal(err)
-	}
-	u.t.Logf("screenshot %s kept: %s", name, kept)
+	browsertest.Screenshot(u.t, u.ctx, name)
 }
 
 // signIn signs in through the form as a user with consolePassword and

@@ -6,10 +6,8 @@ package scan_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"stocksync/client"
+	"stocksync/internal/browsertest"
 	"stocksync/ledger"
 	"stocksync/mobile/scan"
 )
@@ -31,125 +30,53 @@ import (
 // browser, so a stuck browser fails the test instead of hanging it.
 const browserTimeout = 90 * time.Second
 
-// chromiumNames are where newBrowser looks when $STOCKSYNC_CHROMIUM is not
-// set.
-var chromiumNames = []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
-
-var errNoChromium = errors.New("no Chromium found")
-
-func findChromium() (string, error) {
-	if p := os.Getenv("STOCKSYNC_CHROMIUM"); p != "" {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			return "", fmt.Errorf("STOCKSYNC_CHROMIUM=%s: %w", p, err)
-		}
-		return path, nil
-	}
-	for _, name := range chromiumNames {
-		if path, err := exec.LookPath(name); err == nil {
-			return path, nil
-		}
-	}
-	return "", errNoChromium
-}
-
 // newBrowser starts a headless Chromium with a 360 × 640 handheld screen
-// and returns a chromedp context on its tab. Without a browser the test
-// skips, or fails when STOCKSYNC_REQUIRE_BROWSER=1. Script errors and
-// Content-Security-Policy violations on the page fail the test.
+// (browsertest.Start: without a browser the test skips, or fails when
+// STOCKSYNC_REQUIRE_BROWSER=1) and returns a chromedp context on its tab.
+// Script errors and Content-Security-Policy violations on the page fail the
+// test.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path, err := findChromium()
-	switch {
-	case errors.Is(err, errNoChromium) && os.Getenv("STOCKSYNC_REQUIRE_BROWSER") == "1":
-		t.Fatalf("no Chromium found (looked for $STOCKSYNC_CHROMIUM, %s)", strings.Join(chromiumNames, ", "))
-	case errors.Is(err, errNoChromium):
-		t.Skipf("no Chromium found: install it (Debian: apt-get install chromium) or point STOCKSYNC_CHROMIUM at one; looked for %s", strings.Join(chromiumNames, ", "))
-	case err != nil:
-		t.Fatal(err)
-	}
-	timeout := browserTimeout
-	if d, ok := t.Deadline(); ok {
-		timeout = min(timeout, time.Until(d)-5*time.Second)
-	}
-	output := &syncBuffer{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// The page beeps on every scan; there is no user gesture before
-		// the first scan of a test.
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "chromium-profile")),
-		chromedp.WindowSize(360, 640),
-		chromedp.CombinedOutput(output),
-	)
-	deadlineCtx, cancelDeadline := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(deadlineCtx, opts...)
 	var mu sync.Mutex
 	var pageErrors []string
-	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg = fmt.Sprintf("exception: %s at %s:%d", exceptionText(ev.ExceptionDetails), ev.ExceptionDetails.URL, ev.ExceptionDetails.LineNumber)
-		case *log.EventEntryAdded:
-			// The API answers refusals (an undo of a count) with 4xx,
-			// which Chromium logs as failed loads: they are expected.
-			apiAnswer := ev.Entry.Source == log.EntrySourceNetwork && strings.Contains(ev.Entry.URL, "/api/")
-			if ev.Entry.Level == log.EntryLevelError && !apiAnswer {
-				msg = fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+	ctx := browsertest.Start(t, browsertest.Options{Width: 360, Height: 640, Timeout: browserTimeout,
+		// The page beeps on every scan; there is no user gesture before
+		// the first scan of a test.
+		Flags: []chromedp.ExecAllocatorOption{chromedp.Flag("autoplay-policy", "no-user-gesture-required")},
+		Context: []chromedp.ContextOption{chromedp.WithListener(func(ev any) {
+			var msg string
+			switch ev := ev.(type) {
+			case *runtime.EventExceptionThrown:
+				msg = fmt.Sprintf("exception: %s at %s:%d", exceptionText(ev.ExceptionDetails), ev.ExceptionDetails.URL, ev.ExceptionDetails.LineNumber)
+			case *log.EventEntryAdded:
+				// The API answers refusals (an undo of a count) with 4xx,
+				// which Chromium logs as failed loads: they are expected.
+				apiAnswer := ev.Entry.Source == log.EntrySourceNetwork && strings.Contains(ev.Entry.URL, "/api/")
+				if ev.Entry.Level == log.EntryLevelError && !apiAnswer {
+					msg = fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+				}
 			}
-		}
-		if msg != "" {
-			mu.Lock()
-			pageErrors = append(pageErrors, msg)
-			mu.Unlock()
-		}
-	}))
+			if msg != "" {
+				mu.Lock()
+				pageErrors = append(pageErrors, msg)
+				mu.Unlock()
+			}
+		})},
+	})
+	// Registered after Start's, so it runs before the browser closes.
 	t.Cleanup(func() {
 		mu.Lock()
+		defer mu.Unlock()
 		for _, m := range pageErrors {
 			t.Errorf("page error: %s", m)
 		}
-		mu.Unlock()
-		closeCtx, cancelClose := context.WithTimeout(ctx, 10*time.Second)
-		if err := chromedp.Cancel(closeCtx); err != nil && ctx.Err() == nil {
-			t.Logf("closing chromium: %v", err)
-		}
-		cancelClose()
-		cancelCtx()
-		cancelAlloc()
-		cancelDeadline()
-		if t.Failed() {
-			var keep []string
-			for line := range strings.Lines(output.String()) {
-				if !strings.Contains(line, ":ERROR:dbus/") {
-					keep = append(keep, line)
-				}
-			}
-			out := strings.Join(keep, "")
-			if len(out) > 8<<10 {
-				out = "…" + out[len(out)-8<<10:]
-			}
-			t.Logf("chromium output:\n%s", out)
-		}
 	})
-	start := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, log.Enable, cdp.Empty{})
 		return err
 	}), chromedp.EmulateViewport(360, 640)); err != nil {
-		t.Fatalf("start %s: %v\n%s", path, err, output.String())
+		t.Fatalf("set up the page: %v", err)
 	}
-	t.Logf("chromium %s started in %v", path, time.Since(start).Round(time.Millisecond))
 	return ctx
 }
 
@@ -220,10 +147,11 @@ func (p *page) screenshot(name string) {
 	}
 	p.t.Logf("screenshot %s", path)
 	// t.TempDir goes with the test; STOCKSYNC_SCREENSHOTS keeps a copy
-	// to look at.
-	if keep := os.Getenv("STOCKSYNC_SCREENSHOTS"); keep != "" {
-		if err := os.MkdirAll(keep, 0o755); err == nil {
-			_ = os.WriteFile(filepath.Join(keep, filepath.Base(path)), img, 0o644)
+	// to look at, as browsertest.Screenshot does.
+	if keep := os.Getenv(browsertest.EnvKeepScreenshots); keep != "" {
+		dir := filepath.Join(keep, strings.ReplaceAll(p.t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, filepath.Base(path)), img, 0o644)
 		}
 	}
 }
