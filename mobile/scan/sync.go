@@ -252,12 +252,15 @@ func (a *App) AutoSync(ctx context.Context) {
 			continue
 		}
 		conn, _ := connection(st)
+		if conn == ConnRefused && st.LastAttempt != nil && a.now().Sub(*st.LastAttempt) < a.cfg.RefreshInterval {
+			// A revoked device, or an app too old for the server: asking
+			// again changes nothing until a person acts, so ask once per
+			// refresh interval, pending operations or not ("Sync now"
+			// still asks at once).
+			continue
+		}
 		stale := st.LastSync == nil || a.now().Sub(*st.LastSync) >= a.cfg.RefreshInterval
 		if st.Pending > 0 || conn != ConnOnline || stale {
-			if conn == ConnRefused && st.Pending == 0 && !stale {
-				// Asking again changes nothing until a manager acts.
-				continue
-			}
 			a.runSync(ctx, "auto")
 		}
 	}

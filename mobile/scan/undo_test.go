@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"stocksync/client"
 	"stocksync/mobile/scan"
 )
@@ -124,5 +126,45 @@ func TestScanNumericSlotCodes(t *testing.T) {
 	var v scanResp
 	if s := api.call("POST", "/api/scan", map[string]string{"code": widgetEAN, "slot": "order"}, &v); s != 200 || v.Target != "item" || v.SKU != "WIDGET" {
 		t.Errorf("scan the WIDGET into the order slot: %d %+v", s, v)
+	}
+}
+
+// TestAutoSyncRefusedBacksOff: a revoked handheld with operations pending
+// asks the server once per refresh interval, not at every tick of the
+// background loop; its operations stay pending.
+func TestAutoSyncRefusedBacksOff(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	c := openClient(t, "revoked")
+	if _, err := c.Enroll(ctx, e.url, e.code(), "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Record(ctx, client.OpInput{Kind: "receive", SKU: "WIDGET", Qty: 1, Location: "A1"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.l.RevokeDevice(ctx, e.tenant.ID, uuid.MustParse(st.DeviceID)); err != nil {
+		t.Fatal(err)
+	}
+	pushes := func() int { return strings.Count(e.logs.String(), "route=/v1/sync/push") }
+
+	startApp(t, c, scan.Config{SyncInterval: 10 * time.Millisecond, RefreshInterval: time.Hour})
+	deadline := time.Now().Add(10 * time.Second)
+	for pushes() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pushes() == 0 {
+		t.Fatal("the background loop never tried to push")
+	}
+	time.Sleep(500 * time.Millisecond) // some 50 ticks
+	if n := pushes(); n != 1 {
+		t.Errorf("the revoked device pushed %d times in 50 ticks, want once per refresh interval", n)
+	}
+	if st, err := c.Status(ctx); err != nil || st.Pending != 1 || st.LastErrorCode != "unauthorized" {
+		t.Errorf("status after the refusals: %+v, %v; want 1 pending and unauthorized", st, err)
 	}
 }
