@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"stocksync/client"
@@ -32,11 +31,8 @@ type deviceServeConfig struct {
 
 	envErrs []error
 
-	// mu guards listener, set once the app listens, so tests on port 0
-	// can learn the address (DeviceServeAddr).
-	mu       sync.Mutex
-	listener net.Listener
-	listened chan struct{}
+	// addr is announced once the app listens (DeviceServeAddr).
+	addr listenAddr
 }
 
 func (m *Main) deviceServeFlags(fs *flag.FlagSet) {
@@ -97,26 +93,10 @@ func deviceServeClientOptions(o client.Options) client.Options {
 	return o
 }
 
-func (c *deviceServeConfig) listenedCh() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.listened == nil {
-		c.listened = make(chan struct{})
-	}
-	return c.listened
-}
-
 // DeviceServeAddr returns the address 'device serve' listens on, once it
 // does, waiting at most until ctx is done.
 func (m *Main) DeviceServeAddr(ctx context.Context) (string, error) {
-	select {
-	case <-m.device.Serve.listenedCh():
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	m.device.Serve.mu.Lock()
-	defer m.device.Serve.mu.Unlock()
-	return m.device.Serve.listener.Addr().String(), nil
+	return m.device.Serve.addr.wait(ctx)
 }
 
 // deviceServe runs the scanning app on the device's database until ctx is
@@ -136,10 +116,7 @@ func (m *Main) deviceServe(ctx context.Context, c *client.Client) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	cfg.mu.Lock()
-	cfg.listener = ln
-	cfg.mu.Unlock()
-	close(cfg.listenedCh())
+	cfg.addr.set(ln)
 	st, err := c.Status(ctx)
 	if err != nil {
 		ln.Close()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,11 +41,8 @@ type serveConfig struct {
 	// parse errors of environment defaults, reported by validate.
 	envErrs []error
 
-	// mu guards listener, which Run sets once it listens, so tests on port 0
-	// can learn the address.
-	mu       sync.Mutex
-	listener net.Listener
-	listened chan struct{}
+	// addr is announced once serve listens (ListenAddr).
+	addr listenAddr
 }
 
 func (m *Main) serveFlags(fs *flag.FlagSet) {
@@ -130,28 +126,10 @@ func (c *serveConfig) validate(func(string) string) []error {
 	return errs
 }
 
-// listenedCh is closed once serve listens. It is made on first use, under
-// mu, because a test may wait on it before ParseFlags ran.
-func (c *serveConfig) listenedCh() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.listened == nil {
-		c.listened = make(chan struct{})
-	}
-	return c.listened
-}
-
 // ListenAddr returns the address serve listens on, once it does (tests use
 // port 0), waiting at most until ctx is done.
 func (m *Main) ListenAddr(ctx context.Context) (string, error) {
-	select {
-	case <-m.serve.listenedCh():
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	m.serve.mu.Lock()
-	defer m.serve.mu.Unlock()
-	return m.serve.listener.Addr().String(), nil
+	return m.serve.addr.wait(ctx)
 }
 
 // runServe opens the database (migrating it), listens and serves until ctx
@@ -180,10 +158,7 @@ func (m *Main) runServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.serve.Addr, err)
 	}
-	m.serve.mu.Lock()
-	m.serve.listener = ln
-	m.serve.mu.Unlock()
-	close(m.serve.listenedCh())
+	m.serve.addr.set(ln)
 	m.Logger.Info("stocksync serving", slog.String("addr", ln.Addr().String()), slog.String("db", t.display))
 	if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("serve: %w", err)
