@@ -142,6 +142,17 @@ func (m *merger) run(prepared []preparedOp) ([]Result, error) {
 	if err := m.checkBehind(ops, bySeq); err != nil {
 		return nil, err
 	}
+	// Only an operation in the op log can have opened a review: those the
+	// log has never seen have no stored review to look up.
+	logged := make(map[uuid.UUID]bool, len(known))
+	for _, r := range known {
+		logged[r.OpID] = true
+	}
+	for _, op := range ops {
+		if !logged[op.OpID] {
+			m.reviewsByOp[op.OpID] = true
+		}
+	}
 
 	// Resolve every reference of the new operations at once, and preload
 	// what the rules will read for the keys and orders they name.
@@ -284,6 +295,8 @@ func (m *merger) preload(ops []Operation) error {
 	var keys []Key
 	var orders []string
 	var near []keyTime
+	var windows []KeyWindow // what each count will ask of its key
+	u := m.tenant.Settings.ClockUncertainty
 	for i, op := range ops {
 		it := m.lookupItem(op)
 		if it == nil {
@@ -299,19 +312,31 @@ func (m *merger) preload(ops []Operation) error {
 				continue
 			}
 			k := Key{l.ID, it.ID, batchID}
+			at := m.effectiveAt(op)
+			var kw KeyWindow
+			if op.Kind == KindCount && code == op.Location {
+				kw = KeyWindow{Key: k, At: at}
+				kw.From, kw.To = countWindow(at, u)
+			}
 			if fresh {
 				// A batch that does not exist yet has nothing stored.
 				m.balances[k], m.counts[k], m.reviewsByKey[k] = 0, []*CountRecord{}, true
+				if !kw.At.IsZero() {
+					m.absorbWindows([]KeyWindow{kw}, []KeyWindowState{{}})
+				}
 				continue
 			}
 			keys = append(keys, k)
-			near = append(near, keyTime{k, m.effectiveAt(op)})
+			near = append(near, keyTime{k, at})
+			if !kw.At.IsZero() {
+				windows = append(windows, kw)
+			}
 		}
 		if op.Order != "" {
 			orders = append(orders, op.Order)
 		}
 	}
-	if err := m.preloadState(keys, orders); err != nil {
+	if err := m.preloadState(keys, orders, windows); err != nil {
 		return err
 	}
 	return m.preloadCountReviews(near)
@@ -362,16 +387,17 @@ func (m *merger) preloadCountReviews(near []keyTime) error {
 	return m.preloadOpReviews(opIDs)
 }
 
-// preloadState reads the balances, counts and open reviews on the keys and
-// the lines of the orders: four queries at once, each on a read snapshot
-// of its own, so that they use the database's cores (and the server's) in
-// parallel instead of one after another on the transaction's connection.
+// preloadState reads the balances, counts and open reviews on the keys, the
+// lines of the orders and what the counts will ask (KeyWindows): five
+// queries at once, each on a read snapshot of its own, so that they use
+// the database's cores (and the server's) in parallel instead of one after
+// another on the transaction's connection.
 //
 // A snapshot taken now holds exactly what the transaction would read: the
 // tenant's ledger lock is held, so no other writer can commit ledger rows
 // of the tenant until this one does, and the transaction has written
 // nothing yet (writes wait for flush).
-func (m *merger) preloadState(keys []Key, orders []string) error {
+func (m *merger) preloadState(keys []Key, orders []string, windows []KeyWindow) error {
 	var (
 		tid          = m.tenantID()
 		balanceKeys  = m.missingBalances(keys)
@@ -383,6 +409,7 @@ func (m *merger) preloadState(keys []Key, orders []string) error {
 		counts   []CountRecord
 		lines    []OrderLine
 		reviews  []Review
+		states   []KeyWindowState
 	)
 	g, ctx := errgroup.WithContext(m.ctx)
 	read := func(need bool, fn func(ReadTx) error) {
@@ -406,9 +433,17 @@ func (m *merger) preloadState(keys []Key, orders []string) error {
 		reviews, err = tx.OpenReviews(ctx, tid, rvKeys, rvOr)
 		return err
 	})
+	read(len(windows) > 0, func(tx ReadTx) (err error) {
+		states, err = tx.KeyWindows(ctx, tid, windows)
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("preload ledger state: %w", err)
 	}
+	if len(states) != len(windows) {
+		return fmt.Errorf("preload ledger state: %d key windows asked, %d answered", len(windows), len(states))
+	}
+	m.absorbWindows(windows, states)
 	m.absorbBalances(balanceKeys, balances)
 	m.absorbCounts(countKeys, counts)
 	m.absorbOrders(lineOrders, lines)

@@ -784,7 +784,8 @@ func (w *work) applyCount(oc *opCtx) error {
 	if u <= 0 {
 		return nil
 	}
-	near, err := w.movementsBetween(k, oc.eff.Add(-u+time.Microsecond), oc.eff.Add(u-time.Microsecond))
+	from, to := countWindow(oc.eff, u)
+	near, err := w.movementsBetween(k, from, to)
 	if err != nil {
 		return err
 	}
@@ -803,6 +804,12 @@ func (w *work) applyCount(oc *opCtx) error {
 		oc.flag(r, fmt.Sprintf("%d movement(s) within %s of the count", len(nearby), u))
 	}
 	return nil
+}
+
+// countWindow is the window of effective times a count at t cannot be
+// ordered against with confidence: strictly within u of it.
+func countWindow(t time.Time, u time.Duration) (from, to time.Time) {
+	return t.Add(-u + time.Microsecond), t.Add(u - time.Microsecond)
 }
 
 // addNearby adds movements to a count's evidence, each operation's

@@ -129,6 +129,11 @@ type ReadTx interface {
 	// MovementsBetween returns the movements of key with from <= effective
 	// time <= to, ordered by position.
 	MovementsBetween(ctx context.Context, tenantID uuid.UUID, key Key, from, to time.Time) ([]Movement, error)
+	// KeyWindows answers StockAsOf(Key, At) and MovementsBetween(Key,
+	// From, To) for each window, in order: a merge asks both for every
+	// count it posts, and one round trip for a push's counts costs far
+	// less than two per count.
+	KeyWindows(ctx context.Context, tenantID uuid.UUID, windows []KeyWindow) ([]KeyWindowState, error)
 	// MovementsOfOp returns the movements produced by, or correcting, an
 	// operation (OpID or Corrects equal to opID), ordered by position.
 	MovementsOfOp(ctx context.Context, tenantID, opID uuid.UUID) ([]Movement, error)
@@ -239,6 +244,21 @@ type Tx interface {
 	SetUserPasswordHash(ctx context.Context, tenantID, userID uuid.UUID, passwordHash string) error
 	// DeleteUserSessions deletes every session of the user.
 	DeleteUserSessions(ctx context.Context, tenantID, userID uuid.UUID) error
+}
+
+// KeyWindow is a time on a key and a window of effective times around it
+// (see ReadTx.KeyWindows).
+type KeyWindow struct {
+	Key
+	At       time.Time
+	From, To time.Time
+}
+
+// KeyWindowState is what a store holds for a KeyWindow: the stock as of At
+// and the movements effective in [From, To], ordered by position.
+type KeyWindowState struct {
+	StockAsOf int64
+	Between   []Movement
 }
 
 // BatchRef names a batch by its item and code.

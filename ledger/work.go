@@ -38,6 +38,10 @@ type work struct {
 	deltas   map[Key]*BalanceDelta
 	// movesByKey indexes this transaction's movements for as-of reads.
 	movesByKey map[Key][]int
+	// stored holds preloaded answers of the store for as-of reads
+	// (KeyWindows), which nothing changes before flush.
+	storedStock   map[keyAt]int64
+	storedBetween map[keyWindow][]Movement
 
 	orders      map[string]map[lineRef]*OrderLine
 	dirtyLines  map[orderLineRef]*OrderLine
@@ -72,6 +76,17 @@ type work struct {
 	posted     []uuid.UUID
 }
 
+// keyAt is a time on a key; keyWindow a window of effective times on one.
+type keyAt struct {
+	Key
+	at int64 // Unix microseconds: time.Time is not a reliable map key
+}
+
+type keyWindow struct {
+	Key
+	from, to int64
+}
+
 type locRef struct {
 	WarehouseID uuid.UUID
 	Code        string
@@ -92,6 +107,7 @@ func newWork(ctx context.Context, tx Tx, tenant Tenant, now time.Time) *work {
 		batchesByID: map[uuid.UUID]*Batch{}, batchesByRef: map[BatchRef]*Batch{}, reserved: map[BatchRef]*Batch{},
 		warehouses: map[uuid.UUID]Warehouse{},
 		balances:   map[Key]int64{}, deltas: map[Key]*BalanceDelta{}, movesByKey: map[Key][]int{},
+		storedStock: map[keyAt]int64{}, storedBetween: map[keyWindow][]Movement{},
 		orders: map[string]map[lineRef]*OrderLine{}, dirtyLines: map[orderLineRef]*OrderLine{},
 		counts: map[Key][]*CountRecord{}, dirtyCounts: map[uuid.UUID]*CountRecord{},
 		reviews: map[uuid.UUID]*Review{}, reviewsByKey: map[Key]bool{}, reviewsByOrder: map[string]bool{}, reviewsByOp: map[uuid.UUID]bool{},
@@ -440,9 +456,12 @@ func (w *work) move(m Movement) (Movement, error) {
 // stockAsOf is the sum of the key's movements effective at or before t:
 // committed ones from the store plus this transaction's.
 func (w *work) stockAsOf(k Key, t time.Time) (int64, error) {
-	sum, err := w.tx.StockAsOf(w.ctx, w.tenantID(), k, t)
-	if err != nil {
-		return 0, err
+	sum, ok := w.storedStock[keyAt{k, t.UnixMicro()}]
+	if !ok {
+		var err error
+		if sum, err = w.tx.StockAsOf(w.ctx, w.tenantID(), k, t); err != nil {
+			return 0, err
+		}
 	}
 	for _, i := range w.movesByKey[k] {
 		if !w.movements[i].EffectiveAt.After(t) {
@@ -454,9 +473,14 @@ func (w *work) stockAsOf(k Key, t time.Time) (int64, error) {
 
 // movementsBetween returns the key's movements effective in [from, to].
 func (w *work) movementsBetween(k Key, from, to time.Time) ([]Movement, error) {
-	rows, err := w.tx.MovementsBetween(w.ctx, w.tenantID(), k, from, to)
-	if err != nil {
-		return nil, err
+	rows, ok := w.storedBetween[keyWindow{k, from.UnixMicro(), to.UnixMicro()}]
+	if ok {
+		rows = slices.Clone(rows)
+	} else {
+		var err error
+		if rows, err = w.tx.MovementsBetween(w.ctx, w.tenantID(), k, from, to); err != nil {
+			return nil, err
+		}
 	}
 	for _, i := range w.movesByKey[k] {
 		m := w.movements[i]
@@ -465,6 +489,14 @@ func (w *work) movementsBetween(k Key, from, to time.Time) ([]Movement, error) {
 		}
 	}
 	return rows, nil
+}
+
+// absorbWindows keeps the store's answers for windows (KeyWindows).
+func (w *work) absorbWindows(windows []KeyWindow, got []KeyWindowState) {
+	for i, kw := range windows {
+		w.storedStock[keyAt{kw.Key, kw.At.UnixMicro()}] = got[i].StockAsOf
+		w.storedBetween[keyWindow{kw.Key, kw.From.UnixMicro(), kw.To.UnixMicro()}] = got[i].Between
+	}
 }
 
 // movementsOfOp returns the movements produced by or correcting an op.

@@ -587,8 +587,102 @@ func RunStore(t *testing.T, nf, smallPool Factory) {
 		{"ReviewLinksAcrossUpserts", storeReviewLinksAcrossUpserts},
 		{"WaitingWritersStarveOtherTenants", storeWaitingWritersStarveOtherTenants},
 		{"OpenReviewLookups", storeOpenReviewLookups},
+		{"KeyWindowsAnswerAsOneByOne", storeKeyWindowsAnswerAsOneByOne},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, nf, smallPool) })
+	}
+}
+
+// storeKeyWindowsAnswerAsOneByOne: KeyWindows answers, window by window and
+// in the order asked, what StockAsOf and MovementsBetween answer one at a
+// time: on a key with movements before, inside and after the window, a key
+// with none, a window asked twice and windows out of key order.
+func storeKeyWindowsAnswerAsOneByOne(t *testing.T, nf, smallPool Factory) {
+	t.Parallel()
+	f := rvSetup(t, nf)
+	ctx := context.Background()
+	dev := f.device(t, "hh", "PW")
+	base := rvT0.Add(-time.Hour) // in the past: nothing is clamped to now
+	var ops []ledger.Operation
+	for i, q := range []int64{10, -3, 4, -2, 7} {
+		kind := ledger.KindReceive
+		if q < 0 {
+			kind, q = ledger.KindPick, -q
+		}
+		ops = append(ops, ledger.Operation{OpID: rvID(), Seq: int64(i + 1), Kind: kind, OccurredAt: base.Add(time.Duration(i) * time.Minute),
+			SKU: "WIDGET", Location: "A1", Qty: q})
+	}
+	ops = append(ops, ledger.Operation{OpID: rvID(), Seq: 6, Kind: ledger.KindReceive, OccurredAt: base, SKU: "BOLT", Batch: "L1", Location: "A1", Qty: 3})
+	if _, err := f.l.Merge(ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: rvT0, Ops: ops}); err != nil {
+		t.Fatal(err)
+	}
+	its := f.items(t, "WIDGET", "BOLT")
+	loc := f.locationA1(t)
+	widget := ledger.Key{LocationID: loc.ID, ItemID: its["WIDGET"].ID, BatchID: ledger.NoBatch}
+	empty := ledger.Key{LocationID: loc.ID, ItemID: its["BOLT"].ID, BatchID: ledger.NoBatch}
+	var bolt ledger.Key
+	err := f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		bs, err := tx.BatchesByCode(ctx, f.tenant.ID, []ledger.BatchRef{{ItemID: its["BOLT"].ID, Code: "L1"}})
+		if err != nil || len(bs) != 1 {
+			t.Fatalf("batch L1: %v %v", bs, err)
+		}
+		bolt = ledger.Key{LocationID: loc.ID, ItemID: its["BOLT"].ID, BatchID: bs[0].ID}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	windows := []ledger.KeyWindow{
+		{Key: widget, At: at(2), From: at(1), To: at(3)},
+		{Key: bolt, At: at(0), From: at(-1), To: at(1)},
+		{Key: empty, At: at(2), From: at(0), To: at(9)},
+		{Key: widget, At: at(-1), From: at(-5), To: at(-1)},
+		{Key: widget, At: at(9), From: at(0), To: at(9)},
+		{Key: widget, At: at(2), From: at(1), To: at(3)},
+	}
+	err = f.store.Read(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.KeyWindows(ctx, f.tenant.ID, windows)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(windows) {
+			t.Fatalf("KeyWindows answered %d windows of %d", len(got), len(windows))
+		}
+		for i, w := range windows {
+			stock, err := tx.StockAsOf(ctx, f.tenant.ID, w.Key, w.At)
+			if err != nil {
+				return err
+			}
+			between, err := tx.MovementsBetween(ctx, f.tenant.ID, w.Key, w.From, w.To)
+			if err != nil {
+				return err
+			}
+			if got[i].StockAsOf != stock {
+				t.Errorf("window %d: stock as of %s = %d, StockAsOf says %d", i, w.At.Format(time.TimeOnly), got[i].StockAsOf, stock)
+			}
+			if len(got[i].Between) != len(between) {
+				t.Errorf("window %d: %d movements, MovementsBetween has %d", i, len(got[i].Between), len(between))
+				continue
+			}
+			for j := range between {
+				if got[i].Between[j] != between[j] {
+					t.Errorf("window %d, movement %d: %+v, MovementsBetween has %+v", i, j, got[i].Between[j], between[j])
+				}
+			}
+		}
+		// The expected values themselves, so that both methods being wrong
+		// alike cannot pass: 10-3 by 06:02, 10-3+4-2+7 by 06:09.
+		if got[0].StockAsOf != 11 || got[4].StockAsOf != 16 || got[3].StockAsOf != 0 || got[1].StockAsOf != 3 || got[2].StockAsOf != 0 {
+			t.Errorf("stocks as of = %d %d %d %d %d, want 11 3 0 0 16", got[0].StockAsOf, got[1].StockAsOf, got[2].StockAsOf, got[3].StockAsOf, got[4].StockAsOf)
+		}
+		if len(got[0].Between) != 3 || len(got[4].Between) != 5 || len(got[2].Between) != 0 {
+			t.Errorf("movements in windows = %d %d %d, want 3 5 0", len(got[0].Between), len(got[4].Between), len(got[2].Between))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -122,6 +122,68 @@ func (r *readTx) StockAsOf(ctx context.Context, tenantID uuid.UUID, key ledger.K
 	return n, nil
 }
 
+// KeyWindows answers StockAsOf and MovementsBetween for every window in two
+// statements, each probing the key's indexes once per window.
+func (r *readTx) KeyWindows(ctx context.Context, tenantID uuid.UUID, windows []ledger.KeyWindow) ([]ledger.KeyWindowState, error) {
+	out := make([]ledger.KeyWindowState, len(windows))
+	if len(windows) == 0 {
+		return out, nil
+	}
+	var (
+		locs    = make([]uuid.UUID, len(windows))
+		items   = make([]uuid.UUID, len(windows))
+		batches = make([]uuid.UUID, len(windows))
+		at      = make([]time.Time, len(windows))
+		from    = make([]time.Time, len(windows))
+		to      = make([]time.Time, len(windows))
+	)
+	for i, w := range windows {
+		locs[i], items[i], batches[i], at[i], from[i], to[i] = w.LocationID, w.ItemID, w.BatchID, w.At, w.From, w.To
+	}
+	rows, err := r.q.Query(ctx, `SELECT w.n,
+		coalesce((SELECT on_hand FROM balances
+			WHERE tenant_id = $1 AND location_id = w.l AND item_id = w.i AND batch_id = w.b), 0)
+		- coalesce((SELECT sum(qty) FROM movements
+			WHERE tenant_id = $1 AND location_id = w.l AND item_id = w.i AND batch_id = w.b AND effective_at > w.at), 0)::bigint
+		FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[]) WITH ORDINALITY AS w(l, i, b, at, n)`,
+		tenantID, locs, items, batches, at)
+	if err != nil {
+		return nil, fmt.Errorf("stock as of, in windows: %w", err)
+	}
+	var n, stock int64
+	_, err = pgx.ForEachRow(rows, []any{&n, &stock}, func() error {
+		out[n-1].StockAsOf = stock
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stock as of, in windows: %w", err)
+	}
+	rows, err = r.q.Query(ctx, `SELECT `+movementColumns+`, w.n
+		FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) WITH ORDINALITY AS w(l, i, b, f, t, n)
+		CROSS JOIN LATERAL (SELECT * FROM movements
+			WHERE tenant_id = $1 AND location_id = w.l AND item_id = w.i AND batch_id = w.b
+			  AND effective_at BETWEEN w.f AND w.t OFFSET 0) AS m
+		ORDER BY w.n, m.position`,
+		tenantID, locs, items, batches, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("movements in windows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m ledger.Movement
+		s := movementScan{m: &m}
+		if err := rows.Scan(append(s.dest(), &n)...); err != nil {
+			return nil, fmt.Errorf("movements in windows: %w", err)
+		}
+		s.finish()
+		out[n-1].Between = append(out[n-1].Between, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("movements in windows: %w", err)
+	}
+	return out, nil
+}
+
 // InsertMovements appends movements to the ledger: by COPY when there are
 // many, else by one INSERT. Returns CodeConflict if a position is taken.
 func (w *writeTx) InsertMovements(ctx context.Context, rows []ledger.Movement) error {

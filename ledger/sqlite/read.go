@@ -408,6 +408,24 @@ func (r *readTx) StockAsOf(ctx context.Context, tenantID uuid.UUID, key ledger.K
 	return n, nil
 }
 
+// KeyWindows answers StockAsOf and MovementsBetween for each window. SQLite
+// runs in process, so a query per window costs no round trip.
+func (r *readTx) KeyWindows(ctx context.Context, tenantID uuid.UUID, windows []ledger.KeyWindow) ([]ledger.KeyWindowState, error) {
+	out := make([]ledger.KeyWindowState, len(windows))
+	for i, w := range windows {
+		stock, err := r.StockAsOf(ctx, tenantID, w.Key, w.At)
+		if err != nil {
+			return nil, err
+		}
+		between, err := r.MovementsBetween(ctx, tenantID, w.Key, w.From, w.To)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ledger.KeyWindowState{StockAsOf: stock, Between: between}
+	}
+	return out, nil
+}
+
 const movementCols = `m.position, m.location_id, m.item_id, m.batch_id, m.qty, m.kind, m.effective_at, m.recorded_at,
 	m.op_id, m.device_id, m.review_id, m.corrects, m.order_ref`
 
