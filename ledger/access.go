@@ -290,7 +290,7 @@ func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Enr
 	d.BatchPrefix = strings.ToUpper(strings.ReplaceAll(d.ID.String(), "-", "")[24:30])
 	token := newSecret(deviceTokenPrefix, ec.TenantID)
 	out := Enrollment{Device: d, Token: token}
-	err = l.write(ctx, ec.TenantID, func(tx Tx) error {
+	err = l.writeKeepingKnown(ctx, ec.TenantID, func(tx Tx) error {
 		if err := tx.ClaimEnrollmentCode(ctx, ec.TenantID, ec.ID, d.ID, now); err != nil {
 			if ErrorCode(err) == CodeConflict {
 				return Errorf(CodeUnauthorized, "the enrollment code was already used; ask a manager for a new one")
@@ -326,7 +326,7 @@ func (l *Ledger) Enroll(ctx context.Context, code, name, appVersion string) (Enr
 // tests that register devices directly. Returns CodeNotFound.
 func (l *Ledger) IssueDeviceToken(ctx context.Context, tenantID, deviceID uuid.UUID) (string, error) {
 	token := newSecret(deviceTokenPrefix, tenantID)
-	err := l.write(ctx, tenantID, func(tx Tx) error {
+	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		if _, err := tx.Device(ctx, tenantID, deviceID); err != nil {
 			return err
 		}

@@ -191,7 +191,7 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 		return CatalogResult{}, &CatalogError{Rows: errs}
 	}
 	var res CatalogResult
-	err := l.write(ctx, tenantID, func(tx Tx) error {
+	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		state := tx.Ledger()
 		change := state.NextChange
 		var rowErrs []RowError

@@ -17,6 +17,7 @@ import (
 type Ledger struct {
 	store Store
 	queue writeQueue
+	known knownStates
 	now   func() time.Time
 	log   *slog.Logger
 }
@@ -27,11 +28,19 @@ type Options struct {
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// KnownEntries bounds what the ledger keeps in memory of its tenants'
+	// state between merges (ledger/known.go): 0 means
+	// DefaultKnownEntries, a negative value keeps nothing.
+	KnownEntries int
 }
 
 // New returns a Ledger over store.
 func New(store Store, opts Options) *Ledger {
 	l := &Ledger{store: store, now: opts.Now, log: opts.Logger}
+	l.known.max = opts.KnownEntries
+	if l.known.max == 0 {
+		l.known.max = DefaultKnownEntries
+	}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -86,7 +95,7 @@ func (l *Ledger) UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Setti
 	if err := s.validate(); err != nil {
 		return err
 	}
-	return l.write(ctx, tenantID, func(tx Tx) error { return tx.UpdateSettings(ctx, tenantID, s) })
+	return l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error { return tx.UpdateSettings(ctx, tenantID, s) })
 }
 
 // Tenant returns a tenant. Returns CodeNotFound.
@@ -133,7 +142,7 @@ func (l *Ledger) RegisterDevice(ctx context.Context, tenantID uuid.UUID, in Devi
 		// store's unique index catches the rare clash.
 		d.BatchPrefix = strings.ToUpper(strings.ReplaceAll(d.ID.String(), "-", "")[24:30])
 	}
-	err := l.write(ctx, tenantID, func(tx Tx) error {
+	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		whs, err := tx.Warehouses(ctx, tenantID, []string{in.Warehouse})
 		if err != nil {
 			return err
@@ -162,7 +171,7 @@ func (l *Ledger) Devices(ctx context.Context, tenantID uuid.UUID) (ds []Device, 
 // RevokeDevice marks a device revoked: its pushes are refused from then on.
 // Returns CodeNotFound.
 func (l *Ledger) RevokeDevice(ctx context.Context, tenantID, deviceID uuid.UUID) error {
-	return l.write(ctx, tenantID, func(tx Tx) error {
+	return l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		d, err := tx.Device(ctx, tenantID, deviceID)
 		if err != nil {
 			return err

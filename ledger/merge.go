@@ -39,7 +39,12 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 	prepared := prepareOps(req.Ops)
 	now := l.clock()
 	var resp MergeResponse
-	err := l.write(ctx, req.TenantID, func(tx Tx) error {
+	var known *knownState
+	var found, leaves uuid.UUID
+	absorbed := false
+	err := l.writeThen(ctx, req.TenantID, func(tx Tx) error {
+		found, leaves = tx.WriteIDs()
+		known = l.known.take(req.TenantID, found)
 		tenant, err := tx.Tenant(ctx, req.TenantID)
 		if err != nil {
 			return err
@@ -60,6 +65,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		}
 		dev.LastSeenAt = now
 		w := newWork(ctx, tx, tenant, now)
+		w.known = known
 		m := &merger{work: w, store: l.store, dev: &dev, knownAcked: req.KnownAckedSeq}
 		results, err := m.run(prepared)
 		if err != nil {
@@ -71,8 +77,21 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		if err := w.flush(); err != nil {
 			return err
 		}
+		known.absorb(w)
+		absorbed = true
 		resp = MergeResponse{AckedSeq: dev.AckedSeq, Results: results, ServerTime: now}
 		return nil
+	}, func(err error) {
+		// What is known goes with the write ID the tenant now has: the new
+		// one after a commit, the one found after a rollback of a merge that
+		// changed nothing here. Otherwise the tenant's state is unknown.
+		switch {
+		case known == nil:
+		case err == nil:
+			l.known.put(req.TenantID, leaves, known)
+		case !absorbed:
+			l.known.put(req.TenantID, found, known)
+		}
 	})
 	if err != nil {
 		return MergeResponse{}, err
@@ -335,6 +354,9 @@ func (m *merger) preload(ops []Operation) error {
 		if op.Order != "" {
 			orders = append(orders, op.Order)
 		}
+	}
+	if m.known != nil {
+		m.known.fill(m.work, keys, orders)
 	}
 	if err := m.preloadState(keys, orders, windows); err != nil {
 		return err

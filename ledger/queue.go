@@ -71,10 +71,45 @@ func (q *writeQueue) leave(tenantID uuid.UUID, t *turn) {
 // write runs fn in a store write transaction of tenantID once it is this
 // caller's turn (see writeQueue). Every write of the ledger goes through it.
 func (l *Ledger) write(ctx context.Context, tenantID uuid.UUID, fn func(Tx) error) error {
+	return l.writeThen(ctx, tenantID, fn, nil)
+}
+
+// writeThen is write, and then done with its outcome (when not nil) before
+// the next writer of the tenant in this process starts.
+func (l *Ledger) writeThen(ctx context.Context, tenantID uuid.UUID, fn func(Tx) error, done func(error)) error {
 	release, err := l.queue.wait(ctx, tenantID)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return l.store.Write(ctx, tenantID, fn)
+	err = l.store.Write(ctx, tenantID, fn)
+	if done != nil {
+		done(err)
+	}
+	return err
+}
+
+// writeKeepingKnown is write for what changes none of the state a merge
+// keeps in memory (ledger/known.go): devices, credentials, users, settings,
+// the catalog. What this process knew of the tenant before stays known
+// after, under the write ID the transaction leaves.
+func (l *Ledger) writeKeepingKnown(ctx context.Context, tenantID uuid.UUID, fn func(Tx) error) error {
+	var known *knownState
+	var found, leaves uuid.UUID
+	return l.writeThen(ctx, tenantID, func(tx Tx) error {
+		found, leaves = tx.WriteIDs()
+		known = l.known.take(tenantID, found)
+		return fn(tx)
+	}, func(err error) {
+		switch {
+		case known == nil:
+		case err == nil:
+			l.known.put(tenantID, leaves, known)
+		default:
+			// Rolled back, or a commit whose outcome is unknown: in the
+			// second case the tenant's write ID will not match, and what
+			// is known is dropped then.
+			l.known.put(tenantID, found, known)
+		}
+	})
 }

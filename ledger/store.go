@@ -199,6 +199,12 @@ type Tx interface {
 	Ledger() LedgerState
 	// SetLedger stores the tenant's counters.
 	SetLedger(ctx context.Context, s LedgerState) error
+	// WriteIDs returns the tenant's write ID as this transaction found it
+	// under the lock (Nil when none was stored yet), and the new, random
+	// one it stores when it commits. Every committed Write of a tenant
+	// changes it, whatever fn wrote, so a process that remembers the ID its
+	// own last write left can tell whether anyone wrote the tenant since.
+	WriteIDs() (found, leaves uuid.UUID)
 	UpdateSettings(ctx context.Context, tenantID uuid.UUID, s Settings) error
 	// SetLedgerID gives the tenant's ledger a new ID. Returns CodeNotFound.
 	SetLedgerID(ctx context.Context, tenantID, ledgerID uuid.UUID) error

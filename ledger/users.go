@@ -166,7 +166,7 @@ func (l *Ledger) SetUserRole(ctx context.Context, tenantID, userID uuid.UUID, ro
 		return User{}, err
 	}
 	var out User
-	err := l.write(ctx, tenantID, func(tx Tx) error {
+	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		u, err := tx.User(ctx, tenantID, userID)
 		if err != nil {
 			return err
@@ -209,7 +209,7 @@ func (l *Ledger) SetUserPassword(ctx context.Context, tenantID, userID uuid.UUID
 	if err != nil {
 		return err
 	}
-	return l.write(ctx, tenantID, func(tx Tx) error {
+	return l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		if err := tx.SetUserPasswordHash(ctx, tenantID, userID, hash); err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (l *Ledger) SetUserPassword(ctx context.Context, tenantID, userID uuid.UUID
 // Disabling a disabled user changes nothing. Returns CodeNotFound, and
 // CodeConflict for the tenant's last enabled admin.
 func (l *Ledger) DisableUser(ctx context.Context, tenantID, userID uuid.UUID) error {
-	return l.write(ctx, tenantID, func(tx Tx) error {
+	return l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		u, err := tx.User(ctx, tenantID, userID)
 		if err != nil {
 			return err
@@ -245,7 +245,7 @@ func (l *Ledger) DisableUser(ctx context.Context, tenantID, userID uuid.UUID) er
 // nothing. Returns CodeNotFound.
 func (l *Ledger) EnableUser(ctx context.Context, tenantID, userID uuid.UUID) (User, error) {
 	var out User
-	err := l.write(ctx, tenantID, func(tx Tx) error {
+	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
 		u, err := tx.User(ctx, tenantID, userID)
 		if err != nil {
 			return err

@@ -66,6 +66,10 @@ type work struct {
 
 	opsByID map[uuid.UUID]*OpRecord
 
+	// known is what this process knew of the tenant's state when the
+	// transaction began (ledger/known.go); nil when not used.
+	known *knownState
+
 	// Buffered writes.
 	newBatches []*Batch
 	newItems   []*Item
@@ -740,7 +744,9 @@ func (w *work) preloadOpReviews(opIDs []uuid.UUID) error {
 	for _, id := range opIDs {
 		if !w.reviewsByOp[id] {
 			w.reviewsByOp[id] = true
-			need = append(need, id)
+			if !w.known.knowsNoOpReviews(id) {
+				need = append(need, id)
+			}
 		}
 	}
 	if len(need) == 0 {

@@ -588,6 +588,7 @@ func RunStore(t *testing.T, nf, smallPool Factory) {
 		{"WaitingWritersStarveOtherTenants", storeWaitingWritersStarveOtherTenants},
 		{"OpenReviewLookups", storeOpenReviewLookups},
 		{"KeyWindowsAnswerAsOneByOne", storeKeyWindowsAnswerAsOneByOne},
+		{"WriteIDChangesWithEveryCommit", storeWriteIDChangesWithEveryCommit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, nf, smallPool) })
@@ -679,6 +680,51 @@ func storeKeyWindowsAnswerAsOneByOne(t *testing.T, nf, smallPool Factory) {
 		}
 		if len(got[0].Between) != 3 || len(got[4].Between) != 5 || len(got[2].Between) != 0 {
 			t.Errorf("movements in windows = %d %d %d, want 3 5 0", len(got[0].Between), len(got[4].Between), len(got[2].Between))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storeWriteIDChangesWithEveryCommit: a Write finds the write ID the last
+// committed Write of the tenant left, whether or not it called SetLedger;
+// a rolled-back Write leaves nothing; each tenant has its own.
+func storeWriteIDChangesWithEveryCommit(t *testing.T, nf, smallPool Factory) {
+	t.Parallel()
+	f := rvSetup(t, nf)
+	ctx := context.Background()
+	write := func(fn func(ledger.Tx) error) (found, leaves uuid.UUID, err error) {
+		err = f.store.Write(ctx, f.tenant.ID, func(tx ledger.Tx) error {
+			found, leaves = tx.WriteIDs()
+			return fn(tx)
+		})
+		return found, leaves, err
+	}
+	_, left, err := write(func(ledger.Tx) error { return nil })
+	if err != nil || left == uuid.Nil {
+		t.Fatalf("first write: leaves %s, %v", left, err)
+	}
+	found, left2, err := write(func(tx ledger.Tx) error { return tx.SetLedger(ctx, tx.Ledger()) })
+	if err != nil || found != left || left2 == left {
+		t.Fatalf("a write with nothing but SetLedger found %s (want %s) and leaves %s: %v", found, left, left2, err)
+	}
+	_, _, err = write(func(ledger.Tx) error { return ledger.Errorf(ledger.CodeInvalid, "roll back") })
+	if ledger.ErrorCode(err) != ledger.CodeInvalid {
+		t.Fatalf("rolled back write: %v", err)
+	}
+	found, _, err = write(func(ledger.Tx) error { return nil })
+	if err != nil || found != left2 {
+		t.Fatalf("after a rollback the write ID is %s, want %s left by the last commit: %v", found, left2, err)
+	}
+	other, err := f.l.CreateTenant(ctx, "other", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.store.Write(ctx, other.ID, func(tx ledger.Tx) error {
+		if found, _ := tx.WriteIDs(); found == left2 {
+			t.Errorf("another tenant found this tenant's write ID %s", found)
 		}
 		return nil
 	})

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"CountRederived", testCountRederived},
 		{"CountAmbiguous", testCountAmbiguous},
 		{"CountAmbiguousBusyBin", testCountAmbiguousBusyBin},
+		{"KnownStateAcrossWriters", testKnownStateAcrossWriters},
+		{"KnownStateSavesReads", testKnownStateSavesReads},
 		{"ExpiredBatch", testExpiredBatch},
 		{"UnknownReference", testUnknownReference},
 		{"ResolveAccept", testResolveAccept},

@@ -124,6 +124,11 @@ func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx
 	if err := fn(w); err != nil {
 		return err
 	}
+	if !w.leftID {
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET write_id = $2 WHERE tenant_id = $1`, tenantID, w.leaves); err != nil {
+			return fmt.Errorf("update write id: %w", err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		if e := foreignKeyError(err); e != nil {
 			return e
@@ -146,10 +151,12 @@ func (s *Store) lockTenant(ctx context.Context, tenantID uuid.UUID) (pgx.Tx, *wr
 		if err != nil {
 			return nil, nil, fmt.Errorf("begin write: %w", err)
 		}
-		w := &writeTx{readTx: readTx{q: tx}, tenantID: tenantID}
-		err = tx.QueryRow(ctx, `SELECT next_position, next_change FROM tenants WHERE tenant_id = $1 FOR UPDATE NOWAIT`, tenantID).
-			Scan(&w.state.NextPosition, &w.state.NextChange)
+		w := &writeTx{readTx: readTx{q: tx}, tenantID: tenantID, leaves: uuid.New()}
+		var found pgtype.UUID
+		err = tx.QueryRow(ctx, `SELECT next_position, next_change, write_id FROM tenants WHERE tenant_id = $1 FOR UPDATE NOWAIT`, tenantID).
+			Scan(&w.state.NextPosition, &w.state.NextChange, &found)
 		if err == nil {
+			w.found = uuidOf(found)
 			return tx, w, nil
 		}
 		rollback(ctx, tx)
@@ -206,22 +213,31 @@ type writeTx struct {
 	readTx
 	tenantID uuid.UUID
 	state    ledger.LedgerState
+	// found and leaves are the tenant's write IDs (WriteIDs); leftID is
+	// set once leaves is stored.
+	found, leaves uuid.UUID
+	leftID        bool
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
+
+// WriteIDs returns the write ID found under the lock and the one this
+// transaction leaves.
+func (w *writeTx) WriteIDs() (found, leaves uuid.UUID) { return w.found, w.leaves }
 
 // Ledger returns the tenant's counters as read under the lock, or as last
 // stored by SetLedger.
 func (w *writeTx) Ledger() ledger.LedgerState { return w.state }
 
-// SetLedger stores the tenant's counters.
+// SetLedger stores the tenant's counters, and the write ID the transaction
+// leaves.
 func (w *writeTx) SetLedger(ctx context.Context, s ledger.LedgerState) error {
-	_, err := w.q.Exec(ctx, `UPDATE tenants SET next_position = $2, next_change = $3 WHERE tenant_id = $1`,
-		w.tenantID, s.NextPosition, s.NextChange)
+	_, err := w.q.Exec(ctx, `UPDATE tenants SET next_position = $2, next_change = $3, write_id = $4 WHERE tenant_id = $1`,
+		w.tenantID, s.NextPosition, s.NextChange, w.leaves)
 	if err != nil {
 		return fmt.Errorf("update ledger counters: %w", err)
 	}
-	w.state = s
+	w.state, w.leftID = s, true
 	return nil
 }
 

@@ -254,9 +254,11 @@ func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx
 		return fmt.Errorf("begin write for tenant %s: %w", tenantID, err)
 	}
 	defer sqlTx.Rollback()
-	tx := &writeTx{readTx: readTx{tx: sqlTx}, tenantID: tenantID}
-	err = sqlTx.QueryRowContext(ctx, `SELECT next_position, next_change FROM tenants WHERE tenant_id = ?`, tenantID).
-		Scan(&tx.state.NextPosition, &tx.state.NextChange)
+	tx := &writeTx{readTx: readTx{tx: sqlTx}, tenantID: tenantID, leaves: uuid.New()}
+	var found uuid.NullUUID
+	err = sqlTx.QueryRowContext(ctx, `SELECT next_position, next_change, write_id FROM tenants WHERE tenant_id = ?`, tenantID).
+		Scan(&tx.state.NextPosition, &tx.state.NextChange, &found)
+	tx.found = found.UUID
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.Errorf(ledger.CodeNotFound, "tenant %s not found", tenantID)
 	}
@@ -265,6 +267,11 @@ func (s *Store) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx
 	}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if !tx.leftID {
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE tenants SET write_id = ? WHERE tenant_id = ?`, tx.leaves, tenantID); err != nil {
+			return fmt.Errorf("update write id of tenant %s: %w", tenantID, err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		if isForeignKeyViolation(err) {

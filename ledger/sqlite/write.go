@@ -19,6 +19,10 @@ type writeTx struct {
 	readTx
 	tenantID uuid.UUID
 	state    ledger.LedgerState
+	// found and leaves are the tenant's write IDs (WriteIDs); leftID is
+	// set once leaves is stored.
+	found, leaves uuid.UUID
+	leftID        bool
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -33,17 +37,22 @@ func (t *writeTx) own(tenantID uuid.UUID) error {
 	return nil
 }
 
+// WriteIDs returns the write ID found when the transaction began and the one
+// it leaves.
+func (t *writeTx) WriteIDs() (found, leaves uuid.UUID) { return t.found, t.leaves }
+
 // Ledger returns the tenant's counters as read when the transaction began,
 // or as last stored with SetLedger.
 func (t *writeTx) Ledger() ledger.LedgerState { return t.state }
 
-// SetLedger stores the tenant's counters.
+// SetLedger stores the tenant's counters, and the write ID the transaction
+// leaves.
 func (t *writeTx) SetLedger(ctx context.Context, s ledger.LedgerState) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE tenants SET next_position = ?, next_change = ? WHERE tenant_id = ?`,
-		s.NextPosition, s.NextChange, t.tenantID); err != nil {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE tenants SET next_position = ?, next_change = ?, write_id = ? WHERE tenant_id = ?`,
+		s.NextPosition, s.NextChange, t.leaves, t.tenantID); err != nil {
 		return fmt.Errorf("store ledger state of tenant %s: %w", t.tenantID, err)
 	}
-	t.state = s
+	t.state, t.leftID = s, true
 	return nil
 }
 

@@ -1,0 +1,219 @@
+package ledger
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// What a process knows of a tenant's ledger state between its own merges.
+//
+// A merge reads, for every key and order its push names, the balance, the
+// posted counts, whether open reviews exist and the order's lines: at shift
+// end one index probe per key and table, about as much database work as
+// writing the push's movements. Most of those rows were written by this
+// process's own previous merge of the tenant, so it keeps them, and trusts
+// them only while the tenant's write ID (Tx.WriteIDs) is still the one its
+// own last commit left: any other writer — another server, a manager's
+// decision, a catalog upload, a restore — changes the ID, and the next merge
+// starts from the database again. The store's lock still serializes every
+// writer; this only saves reads.
+//
+// A knownState is taken out of knownStates for the length of one write
+// transaction and put back, with the new write ID, only once that
+// transaction committed; a failed write simply loses it.
+
+// DefaultKnownEntries bounds what a Ledger keeps (Options.KnownEntries): an
+// entry is a key's balance, counts or review flag, or an order's lines,
+// about 100 bytes each.
+const DefaultKnownEntries = 1 << 20
+
+// knownStates holds a knownState per tenant, within a bound on entries.
+type knownStates struct {
+	mu      sync.Mutex
+	max     int
+	total   int
+	tenants map[uuid.UUID]*knownState
+}
+
+// knownState is what one tenant's committed ledger held after this
+// process's last write of it. A key or order that is absent is unknown.
+type knownState struct {
+	// writeID is the tenant's write ID that this state goes with.
+	writeID  uuid.UUID
+	balances map[Key]int64
+	// counts holds every posted count of a key, in effective-time order.
+	counts map[Key][]CountRecord
+	// noKeyReviews: keys with no open review but count reviews (what
+	// Store.OpenReviews would find for the key).
+	noKeyReviews map[Key]bool
+	// orders holds every line of an order.
+	orders         map[string][]OrderLine
+	noOrderReviews map[string]bool
+	// noOpReviews: operations that opened no open count review.
+	noOpReviews map[uuid.UUID]bool
+}
+
+func newKnownState() *knownState {
+	return &knownState{balances: map[Key]int64{}, counts: map[Key][]CountRecord{}, noKeyReviews: map[Key]bool{},
+		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, noOpReviews: map[uuid.UUID]bool{}}
+}
+
+func (k *knownState) size() int {
+	return len(k.balances) + len(k.counts) + len(k.noKeyReviews) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews)
+}
+
+// take removes and returns the tenant's state if it goes with found, the
+// write ID the transaction found under the lock; otherwise it forgets it
+// and returns an empty state.
+func (s *knownStates) take(tenantID, found uuid.UUID) *knownState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.tenants[tenantID]
+	if k != nil {
+		delete(s.tenants, tenantID)
+		s.total -= k.size()
+		if k.writeID == found && found != uuid.Nil {
+			return k
+		}
+	}
+	return newKnownState()
+}
+
+// put keeps the tenant's state as of writeID, the write ID its transaction
+// left (or found, if it rolled back having changed nothing), within the
+// bound: other tenants' states go first, and a state larger than the bound
+// is not kept.
+func (s *knownStates) put(tenantID, writeID uuid.UUID, k *knownState) {
+	if s.max <= 0 || writeID == uuid.Nil {
+		return
+	}
+	n := k.size()
+	if n > s.max {
+		return
+	}
+	k.writeID = writeID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tenants == nil {
+		s.tenants = map[uuid.UUID]*knownState{}
+	}
+	if old := s.tenants[tenantID]; old != nil {
+		s.total -= old.size()
+	}
+	for id, other := range s.tenants {
+		if s.total+n <= s.max {
+			break
+		}
+		if id != tenantID {
+			s.total -= other.size()
+			delete(s.tenants, id)
+		}
+	}
+	s.tenants[tenantID] = k
+	s.total += n
+}
+
+// fill gives the work what is known of the keys and orders, so that only
+// the rest is read from the store.
+func (k *knownState) fill(w *work, keys []Key, orders []string) {
+	for _, key := range keys {
+		if v, ok := k.balances[key]; ok {
+			if _, have := w.balances[key]; !have {
+				w.balances[key] = v
+			}
+		}
+		if cs, ok := k.counts[key]; ok {
+			if _, have := w.counts[key]; !have {
+				list := make([]*CountRecord, len(cs))
+				for i := range cs {
+					c := cs[i]
+					list[i] = &c
+				}
+				w.counts[key] = list
+			}
+		}
+		if k.noKeyReviews[key] {
+			w.reviewsByKey[key] = true
+		}
+	}
+	for _, o := range orders {
+		if lines, ok := k.orders[o]; ok {
+			if _, have := w.orders[o]; !have {
+				m := make(map[lineRef]*OrderLine, len(lines))
+				for i := range lines {
+					l := lines[i]
+					m[lineRef{l.ItemID, l.BatchID}] = &l
+				}
+				w.orders[o] = m
+			}
+		}
+		if k.noOrderReviews[o] {
+			w.reviewsByOrder[o] = true
+		}
+	}
+}
+
+// knowsNoOpReviews reports whether op is known to have opened no open
+// count review.
+func (k *knownState) knowsNoOpReviews(op uuid.UUID) bool { return k != nil && k.noOpReviews[op] }
+
+// absorb records what the work's transaction leaves behind, for every key,
+// order and operation whose state it read in full: called once its writes
+// are flushed, and worth keeping only if it commits.
+func (k *knownState) absorb(w *work) {
+	for key, v := range w.balances {
+		k.balances[key] = v
+	}
+	for key, cs := range w.counts {
+		list := make([]CountRecord, len(cs))
+		for i, c := range cs {
+			list[i] = *c
+		}
+		k.counts[key] = list
+	}
+	for key, loaded := range w.reviewsByKey {
+		if loaded && !slices.ContainsFunc(w.reviewIdxKey[key], func(r *Review) bool {
+			return r.Status == ReviewOpen && !CountReviewKind(r.Kind)
+		}) {
+			k.noKeyReviews[key] = true
+		} else {
+			delete(k.noKeyReviews, key)
+		}
+	}
+	for o, lines := range w.orders {
+		list := make([]OrderLine, 0, len(lines))
+		for _, l := range lines {
+			list = append(list, *l)
+		}
+		k.orders[o] = list
+	}
+	for o, loaded := range w.reviewsByOrder {
+		if loaded && !slices.ContainsFunc(w.reviewIdxOrder[o], func(r *Review) bool { return r.Status == ReviewOpen }) {
+			k.noOrderReviews[o] = true
+		} else {
+			delete(k.noOrderReviews, o)
+		}
+	}
+	// Only counts' operations are looked up by operation; keeping every
+	// new operation of every push would grow without bound.
+	isCount := map[uuid.UUID]bool{}
+	for _, cs := range w.counts {
+		for _, c := range cs {
+			isCount[c.OpID] = true
+		}
+	}
+	for op, loaded := range w.reviewsByOp {
+		if !isCount[op] {
+			continue
+		}
+		if loaded && !slices.ContainsFunc(w.reviewIdxOp[op], func(r *Review) bool {
+			return r.Status == ReviewOpen && CountReviewKind(r.Kind)
+		}) {
+			k.noOpReviews[op] = true
+		} else {
+			delete(k.noOpReviews, op)
+		}
+	}
+}

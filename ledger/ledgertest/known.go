@@ -1,0 +1,163 @@
+package ledgertest
+
+// What a ledger keeps of a tenant's state between its merges
+// (ledger/known.go): used only while nobody else wrote the tenant.
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"stocksync/ledger"
+)
+
+// testKnownStateAcrossWriters: two ledgers over one store stand for two
+// servers on one database. Each merge must see what the other wrote, in
+// balances, open reviews, counts and order lines, although each ledger keeps
+// what its own last merge left.
+func testKnownStateAcrossWriters(t *testing.T, nf Factory) {
+	f := setup(t, nf)
+	other := ledger.New(f.store, ledger.Options{Now: f.clock.Now})
+	a, b := f.devs[0], f.devs[1]
+	pushOther := func(ops ...ledger.Operation) []ledger.Result {
+		t.Helper()
+		resp, err := other.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: b.ID, DeviceTime: f.clock.Now(),
+			Ops: f.prepare(b, ops...)})
+		if err != nil {
+			t.Fatalf("merge on the other ledger: %v", err)
+		}
+		return resp.Results
+	}
+
+	// Balances: 10 received here, 3 picked there; a pick of 8 here finds 7.
+	f.push(a, receive("WIDGET", "A1", 10, "", ""))
+	pushOther(pick("WIDGET", "A1", 3, "", "SO-1"))
+	r := f.push1(a, pick("WIDGET", "A1", 8, "", "SO-2"))
+	wantStatus(t, r, ledger.StatusFlagged, ledger.Code(ledger.ReviewNegativeStock))
+	f.wantBalance("A1", "WIDGET", "", -1)
+
+	// Open reviews: the other ledger settles the negative stock with a
+	// receipt; a pick here must not join a review that is no longer open.
+	pushOther(receive("WIDGET", "A1", 5, "", ""))
+	if rs := f.reviews(ledger.ReviewOpen, ledger.ReviewNegativeStock); len(rs) != 0 {
+		t.Fatalf("negative stock still open after the receipt: %+v", rs)
+	}
+	wantStatus(t, f.push1(a, pick("WIDGET", "A1", 4, "", "SO-3")), ledger.StatusApplied, "")
+	f.wantBalance("A1", "WIDGET", "", 0)
+	// ...and the other way round: a review opened there is joined here.
+	r = pushOther(pick("WIDGET", "A1", 2, "", "SO-4"))[0]
+	wantStatus(t, r, ledger.StatusFlagged, ledger.Code(ledger.ReviewNegativeStock))
+	r2 := f.push1(a, pick("WIDGET", "A1", 1, "", "SO-5"))
+	wantStatus(t, r2, ledger.StatusFlagged, ledger.Code(ledger.ReviewNegativeStock))
+	if r2.ReviewID() != r.ReviewID() {
+		t.Errorf("the second negative pick opened review %s, want it to join %s opened on the other ledger", r2.ReviewID(), r.ReviewID())
+	}
+
+	// Counts: a count posted there is re-derived by a late receipt here.
+	f.push(a, receive("BOLT", "A1", 20, "L1", ""))
+	t0 := f.clock.Now()
+	f.clock.Advance(time.Hour)
+	pushOther(at(count("BOLT", "A1", 20, "L1"), t0.Add(30*time.Minute)))
+	wantStatus(t, f.push1(a, at(receive("BOLT", "A1", 5, "L1", ""), t0.Add(10*time.Minute))), ledger.StatusApplied, "")
+	f.wantBalance("A1", "BOLT", "L1", 20)
+
+	// Order lines: what the other ledger shipped on an order, a return
+	// here matches.
+	pushOther(pick("BOLT", "A1", 2, "L1", "SO-7"))
+	wantStatus(t, f.push1(a, ret("BOLT", "A1", 2, "L1", "SO-7")), ledger.StatusApplied, "")
+	f.wantBalance("A1", "BOLT", "L1", 20)
+
+	// A manager's decision through the other ledger changes what this
+	// one knows too: the open negative stock is resolved by an adjustment.
+	rv := f.onlyOpen(ledger.ReviewNegativeStock)
+	if _, err := other.ResolveReview(f.ctx, f.tenant.ID, rv.ID, ledger.Resolution{Action: ledger.ActionAdjust, Qty: 3, By: "manager@acme"}); err != nil {
+		t.Fatalf("resolve on the other ledger: %v", err)
+	}
+	f.wantBalance("A1", "WIDGET", "", 0)
+	wantStatus(t, f.push1(a, pick("WIDGET", "A1", 1, "", "SO-8")), ledger.StatusFlagged, ledger.Code(ledger.ReviewNegativeStock))
+	f.wantBalance("A1", "WIDGET", "", -1)
+	if n := len(f.reviews(ledger.ReviewOpen, ledger.ReviewNegativeStock)); n != 1 {
+		t.Errorf("%d open negative stock reviews, want the new one only", n)
+	}
+	f.checkConsistent()
+}
+
+// testKnownStateSavesReads: a ledger that merged a key last reads its
+// balance from memory, not the store, and reads it again once anything
+// else wrote the tenant, even a write that changed nothing.
+func testKnownStateSavesReads(t *testing.T, nf Factory) {
+	f := setup(t, nf)
+	counted := &balanceReadCounter{Store: f.store}
+	l := ledger.New(counted, ledger.Options{Now: f.clock.Now})
+	dev := f.devs[0]
+	push := func(ops ...ledger.Operation) {
+		t.Helper()
+		if _, err := l.Merge(f.ctx, ledger.MergeRequest{TenantID: f.tenant.ID, DeviceID: dev.ID, DeviceTime: f.clock.Now(),
+			Ops: f.prepare(dev, ops...)}); err != nil {
+			t.Fatalf("merge: %v", err)
+		}
+	}
+	push(receive("WIDGET", "A1", 10, "", ""))
+	before := counted.keys.Load()
+	push(pick("WIDGET", "A1", 3, "", "SO-1"))
+	if n := counted.keys.Load() - before; n != 0 {
+		t.Errorf("the second merge on a key read %d balances from the store, want 0", n)
+	}
+	if err := f.store.Write(f.ctx, f.tenant.ID, func(ledger.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before = counted.keys.Load()
+	push(pick("WIDGET", "A1", 3, "", "SO-2"))
+	if n := counted.keys.Load() - before; n != 1 {
+		t.Errorf("after another write of the tenant the merge read %d balances from the store, want 1", n)
+	}
+	f.wantBalance("A1", "WIDGET", "", 4)
+
+	// A ledger told to keep nothing reads every time.
+	none := &balanceReadCounter{Store: f.store}
+	l = ledger.New(none, ledger.Options{Now: f.clock.Now, KnownEntries: -1})
+	push(pick("WIDGET", "A1", 1, "", "SO-3"))
+	push(pick("WIDGET", "A1", 1, "", "SO-4"))
+	if n := none.keys.Load(); n != 2 {
+		t.Errorf("with KnownEntries < 0, two merges read %d balances, want 2", n)
+	}
+	f.wantBalance("A1", "WIDGET", "", 2)
+	f.checkConsistent()
+}
+
+// balanceReadCounter counts the keys whose balances are read through it.
+type balanceReadCounter struct {
+	ledger.Store
+	keys atomic.Int64
+}
+
+func (s *balanceReadCounter) Read(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	return s.Store.Read(ctx, func(tx ledger.ReadTx) error { return fn(countingReadTx{tx, s}) })
+}
+
+func (s *balanceReadCounter) Write(ctx context.Context, tenantID uuid.UUID, fn func(ledger.Tx) error) error {
+	return s.Store.Write(ctx, tenantID, func(tx ledger.Tx) error { return fn(countingTx{tx, s}) })
+}
+
+type countingReadTx struct {
+	ledger.ReadTx
+	s *balanceReadCounter
+}
+
+func (t countingReadTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key) (map[ledger.Key]int64, error) {
+	t.s.keys.Add(int64(len(keys)))
+	return t.ReadTx.Balances(ctx, tenantID, keys)
+}
+
+type countingTx struct {
+	ledger.Tx
+	s *balanceReadCounter
+}
+
+func (t countingTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key) (map[ledger.Key]int64, error) {
+	t.s.keys.Add(int64(len(keys)))
+	return t.Tx.Balances(ctx, tenantID, keys)
+}
