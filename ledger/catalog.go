@@ -191,7 +191,8 @@ func (l *Ledger) UpsertCatalog(ctx context.Context, tenantID uuid.UUID, c Catalo
 		return CatalogResult{}, &CatalogError{Rows: errs}
 	}
 	var res CatalogResult
-	err := l.writeKeepingKnown(ctx, tenantID, func(tx Tx) error {
+	// A plain write: what merges keep in memory includes catalog rows.
+	err := l.write(ctx, tenantID, func(tx Tx) error {
 		state := tx.Ledger()
 		change := state.NextChange
 		var rowErrs []RowError

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -25,8 +26,8 @@ import (
 // transaction committed; a failed write simply loses it.
 
 // DefaultKnownEntries bounds what a Ledger keeps (Options.KnownEntries): an
-// entry is a key's balance, counts or review flag, or an order's lines,
-// about 100 bytes each.
+// entry is a key's balance, counts or review flag, an order's lines, or a
+// catalog row, about 100 bytes each.
 const DefaultKnownEntries = 1 << 20
 
 // knownStates holds a knownState per tenant, within a bound on entries.
@@ -34,6 +35,7 @@ type knownStates struct {
 	mu      sync.Mutex
 	max     int
 	total   int
+	puts    uint64
 	tenants map[uuid.UUID]*knownState
 }
 
@@ -53,15 +55,33 @@ type knownState struct {
 	noOrderReviews map[string]bool
 	// noOpReviews: operations that opened no open count review.
 	noOpReviews map[uuid.UUID]bool
+
+	// The catalog rows merges resolved: items (with all their barcodes) by
+	// ID, SKU and barcode, locations by warehouse and code, batches by item
+	// and code. Only rows that exist: a name not found is read again.
+	items          map[uuid.UUID]Item
+	itemsBySKU     map[string]uuid.UUID
+	itemsByBarcode map[string]uuid.UUID
+	locations      map[locRef]Location
+	batches        map[BatchRef]Batch
+
+	// listed is how many counts and order lines the lists hold, which
+	// count towards the bound like map entries.
+	listed int
+	// used orders tenants for eviction: the least recently put goes first.
+	used uint64
 }
 
 func newKnownState() *knownState {
 	return &knownState{balances: map[Key]int64{}, counts: map[Key][]CountRecord{}, noKeyReviews: map[Key]bool{},
-		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, noOpReviews: map[uuid.UUID]bool{}}
+		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, noOpReviews: map[uuid.UUID]bool{},
+		items: map[uuid.UUID]Item{}, itemsBySKU: map[string]uuid.UUID{}, itemsByBarcode: map[string]uuid.UUID{},
+		locations: map[locRef]Location{}, batches: map[BatchRef]Batch{}}
 }
 
 func (k *knownState) size() int {
-	return len(k.balances) + len(k.counts) + len(k.noKeyReviews) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews)
+	return len(k.balances) + len(k.counts) + len(k.noKeyReviews) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews) +
+		len(k.items) + len(k.itemsBySKU) + len(k.itemsByBarcode) + len(k.locations) + len(k.batches) + k.listed
 }
 
 // take removes and returns the tenant's state if it goes with found, the
@@ -83,8 +103,8 @@ func (s *knownStates) take(tenantID, found uuid.UUID) *knownState {
 
 // put keeps the tenant's state as of writeID, the write ID its transaction
 // left (or found, if it rolled back having changed nothing), within the
-// bound: other tenants' states go first, and a state larger than the bound
-// is not kept.
+// bound: the states of the tenants least recently written go first, and a
+// state larger than the bound is not kept.
 func (s *knownStates) put(tenantID, writeID uuid.UUID, k *knownState) {
 	if s.max <= 0 || writeID == uuid.Nil {
 		return
@@ -101,16 +121,24 @@ func (s *knownStates) put(tenantID, writeID uuid.UUID, k *knownState) {
 	}
 	if old := s.tenants[tenantID]; old != nil {
 		s.total -= old.size()
+		delete(s.tenants, tenantID)
 	}
-	for id, other := range s.tenants {
-		if s.total+n <= s.max {
-			break
+	if s.total+n > s.max {
+		others := make([]uuid.UUID, 0, len(s.tenants))
+		for id := range s.tenants {
+			others = append(others, id)
 		}
-		if id != tenantID {
-			s.total -= other.size()
+		slices.SortFunc(others, func(a, b uuid.UUID) int { return cmp.Compare(s.tenants[a].used, s.tenants[b].used) })
+		for _, id := range others {
+			if s.total+n <= s.max {
+				break
+			}
+			s.total -= s.tenants[id].size()
 			delete(s.tenants, id)
 		}
 	}
+	s.puts++
+	k.used = s.puts
 	s.tenants[tenantID] = k
 	s.total += n
 }
@@ -155,6 +183,47 @@ func (k *knownState) fill(w *work, keys []Key, orders []string) {
 	}
 }
 
+// fillCatalog gives the work the known items, locations and batches among
+// those named, and returns the names still to be read from the store.
+func (k *knownState) fillCatalog(w *work, warehouseID uuid.UUID, skus, barcodes, locs []string) (restSKUs, restBarcodes, restLocs []string) {
+	for _, sku := range skus {
+		if id, ok := k.itemsBySKU[sku]; ok {
+			w.addItem(k.items[id])
+		} else {
+			restSKUs = append(restSKUs, sku)
+		}
+	}
+	for _, code := range barcodes {
+		if id, ok := k.itemsByBarcode[code]; ok {
+			w.itemsByBarcode[code] = w.addItem(k.items[id])
+		} else {
+			restBarcodes = append(restBarcodes, code)
+		}
+	}
+	for _, code := range locs {
+		if l, ok := k.locations[locRef{warehouseID, code}]; ok {
+			w.addLocation(l)
+		} else {
+			restLocs = append(restLocs, code)
+		}
+	}
+	return restSKUs, restBarcodes, restLocs
+}
+
+// fillBatches gives the work the known batches among refs, and returns the
+// refs still to be read.
+func (k *knownState) fillBatches(w *work, refs []BatchRef) []BatchRef {
+	var rest []BatchRef
+	for _, ref := range refs {
+		if b, ok := k.batches[ref]; ok {
+			w.addBatch(b)
+		} else {
+			rest = append(rest, ref)
+		}
+	}
+	return rest
+}
+
 // knowsNoOpReviews reports whether op is known to have opened no open
 // count review.
 func (k *knownState) knowsNoOpReviews(op uuid.UUID) bool { return k != nil && k.noOpReviews[op] }
@@ -163,36 +232,71 @@ func (k *knownState) knowsNoOpReviews(op uuid.UUID) bool { return k != nil && k.
 // order and operation whose state it read in full: called once its writes
 // are flushed, and worth keeping only if it commits.
 func (k *knownState) absorb(w *work) {
+	// A batch reserved for an operation that did not post (held or
+	// rejected) was never created: nobody will ask for its keys again.
+	unborn := map[uuid.UUID]bool{}
+	for _, b := range w.reserved {
+		unborn[b.ID] = true
+	}
+	for id, it := range w.itemsByID {
+		k.items[id] = *it
+		k.itemsBySKU[it.SKU] = id
+		for _, code := range it.Barcodes {
+			k.itemsByBarcode[code] = id
+		}
+	}
+	for _, l := range w.locsByID {
+		k.locations[locRef{l.WarehouseID, l.Code}] = *l
+	}
+	for _, b := range w.batchesByID {
+		k.batches[BatchRef{b.ItemID, b.Code}] = *b
+	}
 	for key, v := range w.balances {
-		k.balances[key] = v
+		if !unborn[key.BatchID] {
+			k.balances[key] = v
+		}
 	}
 	for key, cs := range w.counts {
+		if unborn[key.BatchID] {
+			continue
+		}
 		list := make([]CountRecord, len(cs))
 		for i, c := range cs {
 			list[i] = *c
 		}
+		k.listed += len(list) - len(k.counts[key])
 		k.counts[key] = list
-	}
-	for key, loaded := range w.reviewsByKey {
-		if loaded && !slices.ContainsFunc(w.reviewIdxKey[key], func(r *Review) bool {
-			return r.Status == ReviewOpen && !CountReviewKind(r.Kind)
-		}) {
-			k.noKeyReviews[key] = true
-		} else {
-			delete(k.noKeyReviews, key)
-		}
 	}
 	for o, lines := range w.orders {
 		list := make([]OrderLine, 0, len(lines))
 		for _, l := range lines {
 			list = append(list, *l)
 		}
+		k.listed += len(list) - len(k.orders[o])
 		k.orders[o] = list
 	}
+	// Review flags: set for what was read in full and has no open review
+	// now; cleared wherever an open review is, read in full or not (a
+	// review opened on a key or order the push never preloaded).
+	openOnKey := func(r *Review) bool { return r.Status == ReviewOpen && !CountReviewKind(r.Kind) }
+	for key, loaded := range w.reviewsByKey {
+		if loaded && !unborn[key.BatchID] {
+			k.noKeyReviews[key] = true
+		}
+	}
+	for key, rs := range w.reviewIdxKey {
+		if slices.ContainsFunc(rs, openOnKey) {
+			delete(k.noKeyReviews, key)
+		}
+	}
+	openOnOrder := func(r *Review) bool { return r.Status == ReviewOpen }
 	for o, loaded := range w.reviewsByOrder {
-		if loaded && !slices.ContainsFunc(w.reviewIdxOrder[o], func(r *Review) bool { return r.Status == ReviewOpen }) {
+		if loaded {
 			k.noOrderReviews[o] = true
-		} else {
+		}
+	}
+	for o, rs := range w.reviewIdxOrder {
+		if slices.ContainsFunc(rs, openOnOrder) {
 			delete(k.noOrderReviews, o)
 		}
 	}
@@ -204,15 +308,14 @@ func (k *knownState) absorb(w *work) {
 			isCount[c.OpID] = true
 		}
 	}
+	openCount := func(r *Review) bool { return r.Status == ReviewOpen && CountReviewKind(r.Kind) }
 	for op, loaded := range w.reviewsByOp {
-		if !isCount[op] {
-			continue
-		}
-		if loaded && !slices.ContainsFunc(w.reviewIdxOp[op], func(r *Review) bool {
-			return r.Status == ReviewOpen && CountReviewKind(r.Kind)
-		}) {
+		if loaded && isCount[op] {
 			k.noOpReviews[op] = true
-		} else {
+		}
+	}
+	for op, rs := range w.reviewIdxOp {
+		if slices.ContainsFunc(rs, openCount) {
 			delete(k.noOpReviews, op)
 		}
 	}

@@ -90,8 +90,8 @@ func (l *Ledger) writeThen(ctx context.Context, tenantID uuid.UUID, fn func(Tx) 
 }
 
 // writeKeepingKnown is write for what changes none of the state a merge
-// keeps in memory (ledger/known.go): devices, credentials, users, settings,
-// the catalog. What this process knew of the tenant before stays known
+// keeps in memory (ledger/known.go): devices, credentials, users and
+// settings. What this process knew of the tenant before stays known
 // after, under the write ID the transaction leaves.
 func (l *Ledger) writeKeepingKnown(ctx context.Context, tenantID uuid.UUID, fn func(Tx) error) error {
 	var known *knownState

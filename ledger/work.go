@@ -175,8 +175,12 @@ func (w *work) loadCatalog(warehouseID uuid.UUID, ops []Operation) error {
 			locs = append(locs, op.ToLocation)
 		}
 	}
+	skus, barcodes, locs = dedupe(skus), dedupe(barcodes), dedupe(locs)
+	if w.known != nil {
+		skus, barcodes, locs = w.known.fillCatalog(w, warehouseID, skus, barcodes, locs)
+	}
 	if len(skus) > 0 {
-		items, err := w.tx.ItemsBySKU(w.ctx, w.tenantID(), dedupe(skus))
+		items, err := w.tx.ItemsBySKU(w.ctx, w.tenantID(), skus)
 		if err != nil {
 			return err
 		}
@@ -185,7 +189,7 @@ func (w *work) loadCatalog(warehouseID uuid.UUID, ops []Operation) error {
 		}
 	}
 	if len(barcodes) > 0 {
-		byCode, err := w.tx.ItemsByBarcode(w.ctx, w.tenantID(), dedupe(barcodes))
+		byCode, err := w.tx.ItemsByBarcode(w.ctx, w.tenantID(), barcodes)
 		if err != nil {
 			return err
 		}
@@ -194,7 +198,7 @@ func (w *work) loadCatalog(warehouseID uuid.UUID, ops []Operation) error {
 		}
 	}
 	if len(locs) > 0 {
-		rows, err := w.tx.LocationsByCode(w.ctx, w.tenantID(), warehouseID, dedupe(locs))
+		rows, err := w.tx.LocationsByCode(w.ctx, w.tenantID(), warehouseID, locs)
 		if err != nil {
 			return err
 		}
@@ -212,12 +216,18 @@ func (w *work) loadBatches(refs []BatchRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	rows, err := w.tx.BatchesByCode(w.ctx, w.tenantID(), refs)
-	if err != nil {
-		return err
+	toRead := refs
+	if w.known != nil {
+		toRead = w.known.fillBatches(w, refs)
 	}
-	for _, b := range rows {
-		w.addBatch(b)
+	if len(toRead) > 0 {
+		rows, err := w.tx.BatchesByCode(w.ctx, w.tenantID(), toRead)
+		if err != nil {
+			return err
+		}
+		for _, b := range rows {
+			w.addBatch(b)
+		}
 	}
 	for _, ref := range refs {
 		if _, ok := w.batchesByRef[ref]; !ok && w.reserved[ref] == nil {

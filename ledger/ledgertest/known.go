@@ -82,6 +82,20 @@ func testKnownStateAcrossWriters(t *testing.T, nf Factory) {
 	if n := len(f.reviews(ledger.ReviewOpen, ledger.ReviewNegativeStock)); n != 1 {
 		t.Errorf("%d open negative stock reviews, want the new one only", n)
 	}
+
+	// The catalog: after a merge here resolved WIDGET's barcode, a catalog
+	// upload here moves that barcode to a new item; the next scan of it is
+	// the new item's.
+	byBarcode := ledger.Operation{Kind: ledger.KindReceive, Barcode: "4000001000013", Location: "A2", Qty: 1}
+	wantStatus(t, f.push1(a, byBarcode), ledger.StatusApplied, "")
+	_, err := f.l.UpsertCatalog(f.ctx, f.tenant.ID, ledger.Catalog{Items: []ledger.ItemInput{
+		{SKU: "WIDGET-2", Name: "Widget, new label", Unit: "pcs", Barcodes: []string{"4000001000013"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, f.push1(a, byBarcode), ledger.StatusApplied, "")
+	f.wantBalance("A2", "WIDGET", "", 1)
+	f.wantBalance("A2", "WIDGET-2", "", 1)
 	f.checkConsistent()
 }
 

@@ -427,3 +427,29 @@ func TestUUIDParametersRoundTrip(t *testing.T) {
 		t.Fatalf("nil slice NULL = %v, empty slice cardinality = %d; want true, 0", isNull, n)
 	}
 }
+
+// TestUpdateWithoutWriteIDClearsIt: a server that predates the write ID
+// (or a hand-written UPDATE) changes the tenant's row without setting a new
+// one; the trigger of migration 0006 clears it, so no ledger trusts what it
+// kept across that write.
+func TestUpdateWithoutWriteIDClearsIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var left uuid.UUID
+	f.write(t, func(tx ledger.Tx) error { _, left = tx.WriteIDs(); return nil })
+	f.write(t, func(tx ledger.Tx) error {
+		if found, _ := tx.WriteIDs(); found != left {
+			t.Errorf("write ID %s, want %s", found, left)
+		}
+		return nil
+	})
+	if _, err := f.store.Pool().Exec(ctx, `UPDATE tenants SET next_change = next_change + 1 WHERE tenant_id = $1`, f.tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, func(tx ledger.Tx) error {
+		if found, _ := tx.WriteIDs(); found != uuid.Nil {
+			t.Errorf("after an update that left the write ID alone it is %s, want none", found)
+		}
+		return nil
+	})
+}

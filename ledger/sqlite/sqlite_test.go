@@ -528,3 +528,34 @@ func TestReadSeesOneSnapshot(t *testing.T) {
 		return nil
 	})
 }
+
+// TestUpdateWithoutWriteIDClearsIt: a process that predates the write ID
+// (or a hand-written UPDATE) changes the tenant's row without setting a new
+// one; the trigger of migration 0006 clears it, so no ledger trusts what it
+// kept across that write.
+func TestUpdateWithoutWriteIDClearsIt(t *testing.T) {
+	b := setup(t)
+	var left uuid.UUID
+	write := func(fn func(tx ledger.Tx) error) {
+		t.Helper()
+		if err := b.store.Write(b.ctx, b.tenant.ID, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(func(tx ledger.Tx) error { _, left = tx.WriteIDs(); return nil })
+	write(func(tx ledger.Tx) error {
+		if found, _ := tx.WriteIDs(); found != left {
+			t.Errorf("write ID %s, want %s", found, left)
+		}
+		return nil
+	})
+	if _, err := b.store.DB().ExecContext(b.ctx, `UPDATE tenants SET next_change = next_change + 1 WHERE tenant_id = ?`, b.tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	write(func(tx ledger.Tx) error {
+		if found, _ := tx.WriteIDs(); found != uuid.Nil {
+			t.Errorf("after an update that left the write ID alone it is %s, want none", found)
+		}
+		return nil
+	})
+}
