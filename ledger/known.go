@@ -43,13 +43,12 @@ type knownStates struct {
 // process's last write of it. A key or order that is absent is unknown.
 type knownState struct {
 	// writeID is the tenant's write ID that this state goes with.
-	writeID  uuid.UUID
-	balances map[Key]int64
-	// counts holds every posted count of a key, in effective-time order.
+	writeID uuid.UUID
+	// keys holds what is known of each key, in one lookup.
+	keys map[Key]keyKnown
+	// counts holds every posted count of a key whose counts are known
+	// (knowCounts), in effective-time order; a key with none is absent.
 	counts map[Key][]CountRecord
-	// noKeyReviews: keys with no open review but count reviews (what
-	// Store.OpenReviews would find for the key).
-	noKeyReviews map[Key]bool
 	// orders holds every line of an order.
 	orders         map[string][]OrderLine
 	noOrderReviews map[string]bool
@@ -72,15 +71,34 @@ type knownState struct {
 	used uint64
 }
 
+// keyKnown is what is known of one key. It holds no pointer, so the
+// garbage collector never scans the map of a million of them.
+type keyKnown struct {
+	balance int64
+	flags   keyFlags
+}
+
+// keyFlags say which parts of a keyKnown are known.
+type keyFlags uint8
+
+const (
+	knowBalance keyFlags = 1 << iota
+	// knowCounts: every posted count of the key is in knownState.counts.
+	knowCounts
+	// knowNoReviews: no open review but count reviews is on the key (what
+	// Store.OpenReviews would find for it).
+	knowNoReviews
+)
+
 func newKnownState() *knownState {
-	return &knownState{balances: map[Key]int64{}, counts: map[Key][]CountRecord{}, noKeyReviews: map[Key]bool{},
+	return &knownState{keys: map[Key]keyKnown{}, counts: map[Key][]CountRecord{},
 		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, noOpReviews: map[uuid.UUID]bool{},
 		items: map[uuid.UUID]Item{}, itemsBySKU: map[string]uuid.UUID{}, itemsByBarcode: map[string]uuid.UUID{},
 		locations: map[locRef]Location{}, batches: map[BatchRef]Batch{}}
 }
 
 func (k *knownState) size() int {
-	return len(k.balances) + len(k.counts) + len(k.noKeyReviews) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews) +
+	return len(k.keys) + len(k.counts) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews) +
 		len(k.items) + len(k.itemsBySKU) + len(k.itemsByBarcode) + len(k.locations) + len(k.batches) + k.listed
 }
 
@@ -147,22 +165,26 @@ func (s *knownStates) put(tenantID, writeID uuid.UUID, k *knownState) {
 // the rest is read from the store.
 func (k *knownState) fill(w *work, keys []Key, orders []string) {
 	for _, key := range keys {
-		if v, ok := k.balances[key]; ok {
-			if _, have := w.balances[key]; !have {
-				w.balances[key] = v
-			}
+		if _, have := w.balances[key]; have {
+			continue // a key named again, or of a batch not created yet
 		}
-		if cs, ok := k.counts[key]; ok {
-			if _, have := w.counts[key]; !have {
-				list := make([]*CountRecord, len(cs))
-				for i := range cs {
-					c := cs[i]
-					list[i] = &c
-				}
-				w.counts[key] = list
-			}
+		kk, ok := k.keys[key]
+		if !ok {
+			continue
 		}
-		if k.noKeyReviews[key] {
+		if kk.flags&knowBalance != 0 {
+			w.balances[key] = kk.balance
+		}
+		if _, have := w.counts[key]; kk.flags&knowCounts != 0 && !have {
+			cs := k.counts[key]
+			list := make([]*CountRecord, len(cs))
+			for i := range cs {
+				c := cs[i]
+				list[i] = &c
+			}
+			w.counts[key] = list
+		}
+		if kk.flags&knowNoReviews != 0 {
 			w.reviewsByKey[key] = true
 		}
 	}
@@ -181,6 +203,41 @@ func (k *knownState) fill(w *work, keys []Key, orders []string) {
 			w.reviewsByOrder[o] = true
 		}
 	}
+}
+
+// absorbKey returns kk with what the work leaves of the key's counts and
+// reviews.
+func (k *knownState) absorbKey(w *work, key Key, kk keyKnown) keyKnown {
+	if cs, ok := w.counts[key]; ok {
+		kk.flags |= knowCounts
+		k.listed -= len(k.counts[key])
+		if len(cs) == 0 {
+			delete(k.counts, key)
+		} else {
+			list := make([]CountRecord, len(cs))
+			for i, c := range cs {
+				list[i] = *c
+			}
+			k.counts[key] = list
+			k.listed += len(list)
+		}
+	}
+	if w.reviewsByKey[key] {
+		kk.flags |= knowNoReviews
+	}
+	if slices.ContainsFunc(w.reviewIdxKey[key], func(r *Review) bool { return r.Status == ReviewOpen && !CountReviewKind(r.Kind) }) {
+		kk.flags &^= knowNoReviews
+	}
+	return kk
+}
+
+// keySet returns the keys of m.
+func keySet[V any](m map[Key]V) map[Key]bool {
+	out := make(map[Key]bool, len(m))
+	for key := range m {
+		out[key] = true
+	}
+	return out
 }
 
 // fillCatalog gives the work the known items, locations and batches among
@@ -251,21 +308,21 @@ func (k *knownState) absorb(w *work) {
 	for _, b := range w.batchesByID {
 		k.batches[BatchRef{b.ItemID, b.Code}] = *b
 	}
+	// Every key the work read has its balance read; a key with only
+	// counts or reviews read (or a review opened on it) is rare.
 	for key, v := range w.balances {
 		if !unborn[key.BatchID] {
-			k.balances[key] = v
+			kk := k.keys[key]
+			kk.balance, kk.flags = v, kk.flags|knowBalance
+			k.keys[key] = k.absorbKey(w, key, kk)
 		}
 	}
-	for key, cs := range w.counts {
-		if unborn[key.BatchID] {
-			continue
+	for _, others := range []map[Key]bool{keySet(w.counts), w.reviewsByKey, keySet(w.reviewIdxKey)} {
+		for key := range others {
+			if _, done := w.balances[key]; !done && !unborn[key.BatchID] {
+				k.keys[key] = k.absorbKey(w, key, k.keys[key])
+			}
 		}
-		list := make([]CountRecord, len(cs))
-		for i, c := range cs {
-			list[i] = *c
-		}
-		k.listed += len(list) - len(k.counts[key])
-		k.counts[key] = list
 	}
 	for o, lines := range w.orders {
 		list := make([]OrderLine, 0, len(lines))
@@ -277,18 +334,7 @@ func (k *knownState) absorb(w *work) {
 	}
 	// Review flags: set for what was read in full and has no open review
 	// now; cleared wherever an open review is, read in full or not (a
-	// review opened on a key or order the push never preloaded).
-	openOnKey := func(r *Review) bool { return r.Status == ReviewOpen && !CountReviewKind(r.Kind) }
-	for key, loaded := range w.reviewsByKey {
-		if loaded && !unborn[key.BatchID] {
-			k.noKeyReviews[key] = true
-		}
-	}
-	for key, rs := range w.reviewIdxKey {
-		if slices.ContainsFunc(rs, openOnKey) {
-			delete(k.noKeyReviews, key)
-		}
-	}
+	// review opened on an order the push never preloaded).
 	openOnOrder := func(r *Review) bool { return r.Status == ReviewOpen }
 	for o, loaded := range w.reviewsByOrder {
 		if loaded {

@@ -15,7 +15,7 @@ func TestKnownStatesBound(t *testing.T) {
 	state := func(entries int) *knownState {
 		k := newKnownState()
 		for i := range entries {
-			k.balances[Key{ItemID: uuid.New(), BatchID: uuid.UUID{byte(i)}}] = 1
+			k.keys[Key{ItemID: uuid.New(), BatchID: uuid.UUID{byte(i)}}] = keyKnown{balance: 1, flags: knowBalance}
 		}
 		return k
 	}
