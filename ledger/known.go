@@ -52,8 +52,12 @@ type knownState struct {
 	// orders holds every line of an order.
 	orders         map[string][]OrderLine
 	noOrderReviews map[string]bool
-	// noOpReviews: operations that opened no open count review.
-	noOpReviews map[uuid.UUID]bool
+	// opReviews holds the open count reviews a count's operation opened
+	// (with only their opening operation, as Store.OpenReviewsOfOps reads
+	// them), for the counts whose reviews are known; empty when none. On a
+	// busy bin they are read by every push, and decoding their evidence
+	// was the largest cost of a merge.
+	opReviews map[uuid.UUID][]Review
 
 	// The catalog rows merges resolved: items (with all their barcodes) by
 	// ID, SKU and barcode, locations by warehouse and code, batches by item
@@ -92,13 +96,13 @@ const (
 
 func newKnownState() *knownState {
 	return &knownState{keys: map[Key]keyKnown{}, counts: map[Key][]CountRecord{},
-		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, noOpReviews: map[uuid.UUID]bool{},
+		orders: map[string][]OrderLine{}, noOrderReviews: map[string]bool{}, opReviews: map[uuid.UUID][]Review{},
 		items: map[uuid.UUID]Item{}, itemsBySKU: map[string]uuid.UUID{}, itemsByBarcode: map[string]uuid.UUID{},
 		locations: map[locRef]Location{}, batches: map[BatchRef]Batch{}}
 }
 
 func (k *knownState) size() int {
-	return len(k.keys) + len(k.counts) + len(k.orders) + len(k.noOrderReviews) + len(k.noOpReviews) +
+	return len(k.keys) + len(k.counts) + len(k.orders) + len(k.noOrderReviews) + len(k.opReviews) +
 		len(k.items) + len(k.itemsBySKU) + len(k.itemsByBarcode) + len(k.locations) + len(k.batches) + k.listed
 }
 
@@ -281,9 +285,23 @@ func (k *knownState) fillBatches(w *work, refs []BatchRef) []BatchRef {
 	return rest
 }
 
-// knowsNoOpReviews reports whether op is known to have opened no open
-// count review.
-func (k *knownState) knowsNoOpReviews(op uuid.UUID) bool { return k != nil && k.noOpReviews[op] }
+// opReviewsOf returns copies of the open count reviews op opened, and
+// whether they are known.
+func (k *knownState) opReviewsOf(op uuid.UUID) ([]*Review, bool) {
+	if k == nil {
+		return nil, false
+	}
+	rs, ok := k.opReviews[op]
+	if !ok {
+		return nil, false
+	}
+	out := make([]*Review, len(rs))
+	for i := range rs {
+		c := cloneReview(rs[i])
+		out[i] = &c
+	}
+	return out, true
+}
 
 // absorb records what the work's transaction leaves behind, for every key,
 // order and operation whose state it read in full: called once its writes
@@ -354,15 +372,61 @@ func (k *knownState) absorb(w *work) {
 			isCount[c.OpID] = true
 		}
 	}
-	openCount := func(r *Review) bool { return r.Status == ReviewOpen && CountReviewKind(r.Kind) }
 	for op, loaded := range w.reviewsByOp {
-		if loaded && isCount[op] {
-			k.noOpReviews[op] = true
+		if !loaded || !isCount[op] {
+			continue
 		}
+		var list []Review
+		for _, r := range w.reviewIdxOp[op] {
+			if r.Status == ReviewOpen && CountReviewKind(r.Kind) {
+				c := cloneReview(*r)
+				c.KeepOpeningOp()
+				list = append(list, c)
+			}
+		}
+		k.listed += reviewsWeight(list) - reviewsWeight(k.opReviews[op])
+		k.opReviews[op] = list
 	}
+	// A count review found otherwise than by its operation (none is, today)
+	// leaves what is known of that operation unknown.
 	for op, rs := range w.reviewIdxOp {
-		if slices.ContainsFunc(rs, openCount) {
-			delete(k.noOpReviews, op)
+		if !w.reviewsByOp[op] && slices.ContainsFunc(rs, func(r *Review) bool { return CountReviewKind(r.Kind) }) {
+			k.listed -= reviewsWeight(k.opReviews[op])
+			delete(k.opReviews, op)
 		}
 	}
+}
+
+// reviewsWeight is what reviews count towards the bound: one each, and
+// one per nearby movement of their evidence.
+func reviewsWeight(rs []Review) int {
+	n := len(rs)
+	for _, r := range rs {
+		n += len(r.Evidence.Nearby)
+	}
+	return n
+}
+
+// cloneReview returns a copy of r that shares nothing it could change.
+func cloneReview(r Review) Review {
+	r.Ops = slices.Clone(r.Ops)
+	r.Suggestions = slices.Clone(r.Suggestions)
+	ev := &r.Evidence
+	ev.OnHand, ev.Counted, ev.Expected, ev.Threshold = clonePtr(ev.OnHand), clonePtr(ev.Counted), clonePtr(ev.Expected), clonePtr(ev.Threshold)
+	ev.Shipped, ev.Returned = slices.Clone(ev.Shipped), slices.Clone(ev.Returned)
+	ev.Nearby, ev.Unknown = slices.Clone(ev.Nearby), slices.Clone(ev.Unknown)
+	if r.Resolution != nil {
+		res := *r.Resolution
+		res.Positions = slices.Clone(res.Positions)
+		r.Resolution = &res
+	}
+	return r
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

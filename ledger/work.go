@@ -754,7 +754,11 @@ func (w *work) preloadOpReviews(opIDs []uuid.UUID) error {
 	for _, id := range opIDs {
 		if !w.reviewsByOp[id] {
 			w.reviewsByOp[id] = true
-			if !w.known.knowsNoOpReviews(id) {
+			if known, ok := w.known.opReviewsOf(id); ok {
+				for _, r := range known {
+					w.addReview(r)
+				}
+			} else {
 				need = append(need, id)
 			}
 		}

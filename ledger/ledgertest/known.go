@@ -5,6 +5,11 @@ package ledgertest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,4 +179,102 @@ type countingTx struct {
 func (t countingTx) Balances(ctx context.Context, tenantID uuid.UUID, keys []ledger.Key) (map[ledger.Key]int64, error) {
 	t.s.keys.Add(int64(len(keys)))
 	return t.Tx.Balances(ctx, tenantID, keys)
+}
+
+// testKnownStateSameOutcome: pushes on two busy bins, with counts, late
+// movements within and beyond the clock uncertainty, picks and returns on
+// orders, merged by a ledger that keeps state and by one that keeps
+// nothing, end with the same results, balances and reviews, evidence
+// included.
+func testKnownStateSameOutcome(t *testing.T, nf Factory) {
+	settings := &ledger.Settings{CountVarianceThreshold: 2, ClockUncertainty: 5 * time.Minute}
+	for seed := int64(1); seed <= 3; seed++ {
+		keeping, none := setupWith(t, nf, settings), setupWith(t, nf, settings)
+		none.l = ledger.New(none.store, ledger.Options{Now: none.clock.Now, KnownEntries: -1})
+		rng := rand.New(rand.NewSource(seed))
+		start := keeping.clock.Now()
+		var pushes [][]ledger.Operation
+		var devs []int
+		for p := 0; p < 12; p++ {
+			var ops []ledger.Operation
+			for range 2 + rng.Intn(8) {
+				// Floor times spread over two hours, so many arrive late.
+				when := start.Add(time.Duration(rng.Intn(120)) * time.Minute)
+				bin := []string{"A1", "A2"}[rng.Intn(2)]
+				var op ledger.Operation
+				switch r := rng.Intn(10); {
+				case r < 3:
+					op = receive("WIDGET", bin, int64(1+rng.Intn(9)), "", "")
+				case r < 5:
+					op = pick("WIDGET", bin, int64(1+rng.Intn(5)), "", fmt.Sprintf("SO-%d", rng.Intn(3)))
+				case r < 6:
+					op = ret("WIDGET", bin, 1, "", fmt.Sprintf("SO-%d", rng.Intn(3)))
+				case r < 8:
+					op = count("WIDGET", bin, int64(rng.Intn(20)), "")
+				case r < 9:
+					op = receive("BOLT", bin, int64(1+rng.Intn(9)), "L1", "")
+				default:
+					op = pick("BOLT", bin, int64(1+rng.Intn(3)), "L1", fmt.Sprintf("SO-%d", rng.Intn(3)))
+				}
+				op.OpID = uuid.Must(uuid.NewV7())
+				ops = append(ops, at(op, when))
+			}
+			pushes = append(pushes, ops)
+			devs = append(devs, rng.Intn(3))
+		}
+		var results [2][]string
+		for i, f := range []*fixture{keeping, none} {
+			f.clock.Advance(3 * time.Hour)
+			for p, ops := range pushes {
+				f.clock.Advance(time.Minute)
+				for _, r := range f.push(f.devs[devs[p]], slices.Clone(ops)...) {
+					results[i] = append(results[i], fmt.Sprintf("%s %s/%s", r.OpID, r.Status, r.Code))
+				}
+			}
+			f.checkConsistent()
+		}
+		if !slices.Equal(results[0], results[1]) {
+			t.Errorf("seed %d: results differ:\n keeping state: %v\n keeping none:  %v", seed, results[0], results[1])
+		}
+		if a, b := keeping.outcome().String(), none.outcome().String(); a != b {
+			t.Errorf("seed %d: outcomes differ:\n keeping state: %s\n keeping none:  %s", seed, a, b)
+		}
+		if a, b := reviewDump(keeping), reviewDump(none); a != b {
+			t.Errorf("seed %d: reviews differ:\n keeping state: %s\n keeping none:  %s", seed, a, b)
+		} else if !strings.Contains(a, "count_ambiguous") || !strings.Contains(a, "count_variance") {
+			t.Errorf("seed %d: the pushes opened no count reviews of both kinds, so they test little: %s", seed, a)
+		}
+	}
+}
+
+// reviewDump lists every review of the fixture's tenant by its opening
+// operation, with what a merge decides of it: kind, status, the operations
+// involved, evidence and resolution. IDs and devices differ between
+// fixtures and are left out.
+func reviewDump(f *fixture) string {
+	f.t.Helper()
+	var all []ledger.Review
+	for _, st := range []ledger.ReviewStatus{ledger.ReviewOpen, ledger.ReviewResolved} {
+		all = append(all, f.reviews(st, "")...)
+	}
+	slices.SortFunc(all, func(a, b ledger.Review) int {
+		if c := strings.Compare(a.OpID.String(), b.OpID.String()); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Kind), string(b.Kind))
+	})
+	var b strings.Builder
+	for _, r := range all {
+		var ops []string
+		for _, o := range r.Ops {
+			ops = append(ops, o.OpID.String())
+		}
+		ev, _ := json.Marshal(r.Evidence)
+		res := ""
+		if r.Resolution != nil {
+			res = fmt.Sprintf("%s %s %q %s", r.Resolution.Action, r.Resolution.By, r.Resolution.Note, r.Resolution.SettledBy)
+		}
+		fmt.Fprintf(&b, "\n  %s %s %s ops=%v evidence=%s resolution=%s", r.OpID, r.Kind, r.Status, ops, ev, res)
+	}
+	return b.String()
 }

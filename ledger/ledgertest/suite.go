@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"CountAmbiguousBusyBin", testCountAmbiguousBusyBin},
 		{"KnownStateAcrossWriters", testKnownStateAcrossWriters},
 		{"KnownStateSavesReads", testKnownStateSavesReads},
+		{"KnownStateSameOutcome", testKnownStateSameOutcome},
 		{"ExpiredBatch", testExpiredBatch},
 		{"UnknownReference", testUnknownReference},
 		{"ResolveAccept", testResolveAccept},
