@@ -376,15 +376,32 @@ func (k *knownState) absorb(w *work) {
 		if !loaded || !isCount[op] {
 			continue
 		}
+		// What the database holds now: the work's copy of a review this
+		// transaction wrote (touched), the kept copy of one it did not.
+		old, had := k.opReviews[op]
+		touched := !had
+		for _, r := range w.reviewIdxOp[op] {
+			touched = touched || (CountReviewKind(r.Kind) && w.dirtySet[r.ID])
+		}
+		if !touched {
+			continue
+		}
 		var list []Review
 		for _, r := range w.reviewIdxOp[op] {
-			if r.Status == ReviewOpen && CountReviewKind(r.Kind) {
-				c := cloneReview(*r)
+			if !CountReviewKind(r.Kind) {
+				continue
+			}
+			c := *r
+			if i := slices.IndexFunc(old, func(o Review) bool { return o.ID == r.ID }); i >= 0 && !w.dirtySet[r.ID] {
+				c = old[i]
+			}
+			if c.Status == ReviewOpen {
+				c = cloneReview(c)
 				c.KeepOpeningOp()
 				list = append(list, c)
 			}
 		}
-		k.listed += reviewsWeight(list) - reviewsWeight(k.opReviews[op])
+		k.listed += reviewsWeight(list) - reviewsWeight(old)
 		k.opReviews[op] = list
 	}
 	// A count review found otherwise than by its operation (none is, today)

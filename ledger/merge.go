@@ -41,7 +41,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 	var resp MergeResponse
 	var known *knownState
 	var found, leaves uuid.UUID
-	absorbed := false
+	var absorbed chan struct{} // closed once known holds what the work left
 	err := l.writeThen(ctx, req.TenantID, func(tx Tx) error {
 		found, leaves = tx.WriteIDs()
 		known = l.known.take(req.TenantID, found)
@@ -77,11 +77,19 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		if err := w.flush(); err != nil {
 			return err
 		}
-		known.absorb(w)
-		absorbed = true
+		// The work is not changed after flush: what it leaves is kept
+		// while the database commits.
+		absorbed = make(chan struct{})
+		go func() {
+			defer close(absorbed)
+			known.absorb(w)
+		}()
 		resp = MergeResponse{AckedSeq: dev.AckedSeq, Results: results, ServerTime: now}
 		return nil
 	}, func(err error) {
+		if absorbed != nil {
+			<-absorbed
+		}
 		// What is known goes with the write ID the tenant now has: the new
 		// one after a commit, the one found after a rollback of a merge that
 		// changed nothing here. Otherwise the tenant's state is unknown.
@@ -89,7 +97,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		case known == nil:
 		case err == nil:
 			l.known.put(req.TenantID, leaves, known)
-		case !absorbed:
+		case absorbed == nil:
 			l.known.put(req.TenantID, found, known)
 		}
 	})
