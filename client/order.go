@@ -15,22 +15,13 @@ import (
 const OrderTimeout = 4 * time.Second
 
 // OrderInfo is what the server knows an order shipped and got back, over
-// every device of the tenant, as merged at ServerTime. The device's own
-// unsent operations are not in it.
-type OrderInfo struct {
-	Order      string      `json:"order"`
-	Lines      []OrderLine `json:"lines"`
-	ServerTime time.Time   `json:"server_time"`
-}
+// every device of the tenant, as merged at ServerTime: the wire's answer
+// as it is. The device's own unsent operations are not in it.
+type OrderInfo = syncproto.OrderResponse
 
 // OrderLine is what an order shipped and got back of one item and batch;
 // Batch is empty for items that are not batch-tracked.
-type OrderLine struct {
-	SKU      string `json:"sku"`
-	Batch    string `json:"batch,omitempty"`
-	Shipped  int64  `json:"shipped"`
-	Returned int64  `json:"returned"`
-}
+type OrderLine = syncproto.OrderLine
 
 // Order asks the server what an order shipped and got back
 // (GET /v1/sync/orders/{order}). It sends one request, bounded by
@@ -54,7 +45,7 @@ func (c *Client) Order(ctx context.Context, order string) (OrderInfo, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, OrderTimeout)
 	defer cancel()
-	var resp syncproto.OrderResponse
+	var resp OrderInfo
 	err = c.do(ctx, st.ServerURL, request{method: "GET", path: "/v1/sync/orders/" + url.PathEscape(order), token: st.Token, out: &resp})
 	if ae := (*attemptError)(nil); errors.As(err, &ae) {
 		err = ae.err
@@ -62,9 +53,8 @@ func (c *Client) Order(ctx context.Context, order string) (OrderInfo, error) {
 	if err != nil {
 		return OrderInfo{}, err
 	}
-	info := OrderInfo{Order: resp.Order, ServerTime: resp.ServerTime, Lines: make([]OrderLine, len(resp.Lines))}
-	for i, l := range resp.Lines {
-		info.Lines[i] = OrderLine{SKU: l.SKU, Batch: l.Batch, Shipped: l.Shipped, Returned: l.Returned}
+	if resp.Lines == nil {
+		resp.Lines = []OrderLine{}
 	}
-	return info, nil
+	return resp, nil
 }

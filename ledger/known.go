@@ -123,6 +123,21 @@ func (s *knownStates) take(tenantID, found uuid.UUID) *knownState {
 	return newKnownState()
 }
 
+// finish keeps what a write transaction took (take) under the write ID the
+// tenant has after it: leaves after a commit; found after a failure, if
+// the transaction changed nothing that is kept (a rollback leaves the ID as
+// found; a commit whose outcome is unknown leaves an ID that will not
+// match). Otherwise the tenant's state is unknown and nothing is kept.
+func (s *knownStates) finish(tenantID uuid.UUID, k *knownState, found, leaves uuid.UUID, err error, changed bool) {
+	switch {
+	case k == nil:
+	case err == nil:
+		s.put(tenantID, leaves, k)
+	case !changed:
+		s.put(tenantID, found, k)
+	}
+}
+
 // put keeps the tenant's state as of writeID, the write ID its transaction
 // left (or found, if it rolled back having changed nothing), within the
 // bound: the states of the tenants least recently written go first, and a
@@ -235,15 +250,6 @@ func (k *knownState) absorbKey(w *work, key Key, kk keyKnown) keyKnown {
 	return kk
 }
 
-// keySet returns the keys of m.
-func keySet[V any](m map[Key]V) map[Key]bool {
-	out := make(map[Key]bool, len(m))
-	for key := range m {
-		out[key] = true
-	}
-	return out
-}
-
 // fillCatalog gives the work the known items, locations and batches among
 // those named, and returns the names still to be read from the store.
 func (k *knownState) fillCatalog(w *work, warehouseID uuid.UUID, skus, barcodes, locs []string) (restSKUs, restBarcodes, restLocs []string) {
@@ -335,12 +341,19 @@ func (k *knownState) absorb(w *work) {
 			k.keys[key] = k.absorbKey(w, key, kk)
 		}
 	}
-	for _, others := range []map[Key]bool{keySet(w.counts), w.reviewsByKey, keySet(w.reviewIdxKey)} {
-		for key := range others {
-			if _, done := w.balances[key]; !done && !unborn[key.BatchID] {
-				k.keys[key] = k.absorbKey(w, key, k.keys[key])
-			}
+	other := func(key Key) {
+		if _, done := w.balances[key]; !done && !unborn[key.BatchID] {
+			k.keys[key] = k.absorbKey(w, key, k.keys[key])
 		}
+	}
+	for key := range w.counts {
+		other(key)
+	}
+	for key := range w.reviewsByKey {
+		other(key)
+	}
+	for key := range w.reviewIdxKey {
+		other(key)
 	}
 	for o, lines := range w.orders {
 		list := make([]OrderLine, 0, len(lines))

@@ -90,16 +90,7 @@ func (l *Ledger) Merge(ctx context.Context, req MergeRequest) (MergeResponse, er
 		if absorbed != nil {
 			<-absorbed
 		}
-		// What is known goes with the write ID the tenant now has: the new
-		// one after a commit, the one found after a rollback of a merge that
-		// changed nothing here. Otherwise the tenant's state is unknown.
-		switch {
-		case known == nil:
-		case err == nil:
-			l.known.put(req.TenantID, leaves, known)
-		case absorbed == nil:
-			l.known.put(req.TenantID, found, known)
-		}
+		l.known.finish(req.TenantID, known, found, leaves, err, absorbed != nil)
 	})
 	if err != nil {
 		return MergeResponse{}, err

@@ -100,16 +100,5 @@ func (l *Ledger) writeKeepingKnown(ctx context.Context, tenantID uuid.UUID, fn f
 		found, leaves = tx.WriteIDs()
 		known = l.known.take(tenantID, found)
 		return fn(tx)
-	}, func(err error) {
-		switch {
-		case known == nil:
-		case err == nil:
-			l.known.put(tenantID, leaves, known)
-		default:
-			// Rolled back, or a commit whose outcome is unknown: in the
-			// second case the tenant's write ID will not match, and what
-			// is known is dropped then.
-			l.known.put(tenantID, found, known)
-		}
-	})
+	}, func(err error) { l.known.finish(tenantID, known, found, leaves, err, false) })
 }

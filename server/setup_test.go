@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"stocksync/internal/syncbuf"
 	"stocksync/ledger"
 	"stocksync/ledger/postgres/pgtest"
 	"stocksync/ledger/sqlite"
@@ -94,7 +94,7 @@ type env struct {
 	base   string
 	reg    *prometheus.Registry
 	stop   func() error // cancels Serve and returns its error
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	client *http.Client
 }
 
@@ -111,7 +111,7 @@ func setup(t *testing.T, kind string, opts ...options) *env {
 	ctx := context.Background()
 	store := openStore(t, kind)
 	l := ledger.New(store, ledger.Options{Logger: slog.New(slog.DiscardHandler)})
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := server.Config{
 		Ledger:          l,
 		Logger:          slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -396,22 +396,4 @@ func (e *env) metric(name string, labels map[string]string) float64 {
 		sum += f
 	}
 	return sum
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"stocksync/client"
+	"stocksync/internal/syncbuf"
 	"stocksync/ledger/postgres/pgtest"
 	"stocksync/syncproto"
 )
@@ -55,26 +56,7 @@ type runningServer struct {
 	URL    string
 	stop   context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's log writes and the
-// test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr *syncbuf.Buffer
 }
 
 // startServer runs the real Main's serve on db and a free port, and returns
@@ -88,7 +70,7 @@ func startServer(t *testing.T, db string) *runningServer {
 func startServerAt(t *testing.T, db, addr string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServer{stop: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	s := &runningServer{stop: cancel, done: make(chan int, 1), stderr: &syncbuf.Buffer{}}
 	env := map[string]string{"STOCKSYNC_DEVICE_RATE": "-1", "STOCKSYNC_TENANT_RATE": "-1", "STOCKSYNC_SHUTDOWN_TIMEOUT": "10s"}
 	m := &Main{Stdout: io.Discard, Stderr: s.stderr, Getenv: func(k string) string { return env[k] }}
 	go func() { s.done <- m.Execute(ctx, []string{"serve", "--db", db, "--addr", addr}) }()

@@ -9,7 +9,6 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"stocksync/internal/syncbuf"
 )
 
 // DefaultTimeout bounds everything a test does with its browser, from start
@@ -98,7 +99,7 @@ func Start(t *testing.T, o Options) context.Context {
 		timeout = min(timeout, time.Until(d)-5*time.Second)
 	}
 
-	output := &syncBuffer{}
+	output := &syncbuf.Buffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -136,13 +137,13 @@ func Start(t *testing.T, o Options) context.Context {
 		cancelAlloc()
 		cancelDeadline()
 		if t.Failed() {
-			t.Logf("chromium output:\n%s", output.tail())
+			t.Logf("chromium output:\n%s", tail(output))
 		}
 	})
 
 	start := time.Now()
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v\nchromium output:\n%s", path, err, output.tail())
+		t.Fatalf("start %s: %v\nchromium output:\n%s", path, err, tail(output))
 	}
 	t.Logf("chromium %s started in %v", path, time.Since(start).Round(time.Millisecond))
 	return ctx
@@ -204,24 +205,10 @@ func ScreenshotPath(t *testing.T, name string) string {
 	return filepath.Join(dir.(string), clean+".png")
 }
 
-// syncBuffer collects what Chromium prints, from its own goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // tail returns the last 8 KB of what Chromium printed, without its
 // complaints about the D-Bus that test machines and containers lack.
-func (b *syncBuffer) tail() string {
-	b.mu.Lock()
-	out := b.buf.String()
-	b.mu.Unlock()
+func tail(b *syncbuf.Buffer) string {
+	out := b.String()
 	var keep []string
 	for line := range strings.Lines(out) {
 		if !strings.Contains(line, ":ERROR:dbus/") {

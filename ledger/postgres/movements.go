@@ -130,16 +130,15 @@ func (r *readTx) KeyWindows(ctx context.Context, tenantID uuid.UUID, windows []l
 		return out, nil
 	}
 	var (
-		locs    = make([]uuid.UUID, len(windows))
-		items   = make([]uuid.UUID, len(windows))
-		batches = make([]uuid.UUID, len(windows))
-		at      = make([]time.Time, len(windows))
-		from    = make([]time.Time, len(windows))
-		to      = make([]time.Time, len(windows))
+		keys = make([]ledger.Key, len(windows))
+		at   = make([]time.Time, len(windows))
+		from = make([]time.Time, len(windows))
+		to   = make([]time.Time, len(windows))
 	)
 	for i, w := range windows {
-		locs[i], items[i], batches[i], at[i], from[i], to[i] = w.LocationID, w.ItemID, w.BatchID, w.At, w.From, w.To
+		keys[i], at[i], from[i], to[i] = w.Key, w.At, w.From, w.To
 	}
+	locs, items, batches := keyArrays(keys)
 	rows, err := r.q.Query(ctx, `SELECT w.n,
 		coalesce((SELECT on_hand FROM balances
 			WHERE tenant_id = $1 AND location_id = w.l AND item_id = w.i AND batch_id = w.b), 0)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"stocksync/client"
+	"stocksync/internal/syncbuf"
 	"stocksync/ledger"
 	"stocksync/ledger/sqlite"
 	"stocksync/mobile/scan"
@@ -54,7 +55,7 @@ type env struct {
 
 	mu      sync.Mutex
 	running func() // stops the running server; nil when stopped
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 }
 
 // setup opens a ledger on a temporary SQLite file, creates a tenant with
@@ -75,7 +76,7 @@ func setup(t *testing.T) *env {
 	if _, err := l.UpsertCatalog(ctx, tn.ID, testCatalog); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, l: l, tenant: tn, logs: &syncBuffer{}}
+	e := &env{t: t, l: l, tenant: tn, logs: &syncbuf.Buffer{}}
 	// Pick a free port once; start and stop reuse it.
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -289,22 +290,4 @@ func (a appClient) get(path string) (int, http.Header, []byte) {
 		a.t.Fatal(err)
 	}
 	return res.StatusCode, res.Header, body
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
